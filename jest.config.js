@@ -8,3 +8,5 @@ module.exports = {
   // Integration suites each start their own S3 server and worker threads; two cores run two files.
   maxWorkers: 2,
 };
+// The AWS SDK version is pinned (later releases need Node 22); its upgrade notice is noise in test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

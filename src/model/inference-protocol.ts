@@ -1,0 +1,20 @@
+/** Messages between the main thread and the inference thread. */
+export type ExecutionProviderChoice = 'auto' | 'cuda' | 'cpu';
+
+export interface InferenceThreadData {
+  readonly modelPath: string;
+  readonly executionProvider: ExecutionProviderChoice;
+  readonly intraOpThreads: number;
+}
+
+export type ToThread =
+  // The batch tensor's memory is transferred (moved, not copied) here and back with the result:
+  // onnxruntime-node refuses tensors over SharedArrayBuffer.
+  | { readonly type: 'run'; readonly id: number; readonly data: ArrayBuffer; readonly count: number }
+  | { readonly type: 'crash' };
+
+export type FromThread =
+  | { readonly type: 'ready'; readonly provider: 'cuda' | 'cpu'; readonly fallbackReason?: string; readonly inputName: string; readonly outputName: string; readonly maxBatch: number }
+  | { readonly type: 'init-error'; readonly message: string }
+  | { readonly type: 'result'; readonly id: number; readonly data: ArrayBuffer; readonly logits: Float32Array; readonly inferMs: number }
+  | { readonly type: 'run-error'; readonly id: number; readonly data: ArrayBuffer; readonly message: string };

@@ -1,0 +1,85 @@
+// Inference thread entry: owns the one onnxruntime session of the process. session.run() blocks
+// the thread that calls it for the whole batch, so it must not be the event loop's thread.
+import * as ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { CHANNELS, CROP_SIZE, TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
+import type { FromThread, InferenceThreadData, ToThread } from './inference-protocol';
+import { checkModelIo } from './model-io';
+
+const data = workerData as InferenceThreadData;
+const port = parentPort!;
+const send = (msg: FromThread, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer);
+
+/** The CUDA provider library, present only when onnxruntime-node was installed with ONNXRUNTIME_NODE_INSTALL=cuda12. */
+function cudaProviderMissing(): string | undefined {
+  const root = dirname(require.resolve('onnxruntime-node/package.json'));
+  const lib = join(root, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  return existsSync(lib) ? undefined : `onnxruntime-node was installed without its CUDA provider (${lib} is missing; install with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
+}
+
+async function createSession(): Promise<{ session: ort.InferenceSession; provider: 'cuda' | 'cpu'; fallbackReason?: string }> {
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    ...(data.intraOpThreads > 0 ? { intraOpNumThreads: data.intraOpThreads } : {}),
+  };
+  if (data.executionProvider === 'cpu') {
+    return { session: await ort.InferenceSession.create(data.modelPath, { ...base, executionProviders: ['cpu'] }), provider: 'cpu' };
+  }
+  const missing = cudaProviderMissing();
+  if (missing !== undefined) {
+    if (data.executionProvider === 'cuda') throw new Error(`CUDA execution provider requested but unavailable: ${missing}`);
+    return { session: await ort.InferenceSession.create(data.modelPath, { ...base, executionProviders: ['cpu'] }), provider: 'cpu', fallbackReason: missing };
+  }
+  try {
+    // ORT does not fall back by itself: with CUDA libraries missing, create() throws.
+    const session = await ort.InferenceSession.create(data.modelPath, { ...base, executionProviders: ['cuda'] });
+    return { session, provider: 'cuda' };
+  } catch (err) {
+    if (data.executionProvider === 'cuda') throw new Error(`CUDA execution provider requested but unavailable: ${(err as Error).message}`);
+    const fallbackReason = (err as Error).message.split('\n')[0] ?? 'unknown';
+    const session = await ort.InferenceSession.create(data.modelPath, { ...base, executionProviders: ['cpu'] });
+    return { session, provider: 'cpu', fallbackReason };
+  }
+}
+
+async function main(): Promise<void> {
+  let session: ort.InferenceSession;
+  let io: ReturnType<typeof checkModelIo>;
+  let provider: 'cuda' | 'cpu';
+  let fallbackReason: string | undefined;
+  try {
+    ({ session, provider, fallbackReason } = await createSession());
+    io = checkModelIo(session.inputMetadata, session.outputMetadata);
+  } catch (err) {
+    send({ type: 'init-error', message: (err as Error).message });
+    return;
+  }
+  port.on('message', (msg: ToThread) => {
+    if (msg.type === 'crash') {
+      // Test hook for the fault tests: die the way a native crash in the thread would look.
+      process.exit(70);
+    }
+    const back = msg.data;
+    try {
+      const t0 = performance.now();
+      const view = new Float32Array(back, 0, msg.count * TENSOR_FLOATS_PER_IMAGE);
+      const input = new ort.Tensor('float32', view, [msg.count, CHANNELS, CROP_SIZE, CROP_SIZE]);
+      // run() is synchronous underneath; awaiting here only resolves its wrapper.
+      void session.run({ [io.inputName]: input }).then((out) => {
+        const logits = out[io.outputName];
+        if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== msg.count || logits.dims[1] !== 2) {
+          throw new Error(`model output ${io.outputName} has dims [${logits?.dims.join(',')}], expected [${msg.count},2]`);
+        }
+        const copy = new Float32Array(logits.data as Float32Array);
+        send({ type: 'result', id: msg.id, data: back, logits: copy, inferMs: performance.now() - t0 }, [back, copy.buffer as ArrayBuffer]);
+      }).catch((err: Error) => send({ type: 'run-error', id: msg.id, data: back, message: err.message }, [back]));
+    } catch (err) {
+      send({ type: 'run-error', id: msg.id, data: back, message: (err as Error).message }, [back]);
+    }
+  });
+  send({ type: 'ready', provider, inputName: io.inputName, outputName: io.outputName, maxBatch: io.maxBatch, ...(fallbackReason ? { fallbackReason } : {}) });
+}
+
+void main();

@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { toRevmodError } from '../errors';
+import type { InferenceEngine } from '../model/inference-engine';
+import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
+import { decide, softmax2, type PolicyThresholds } from '../policy';
+import { preprocessImage, writeNormalizedChw, type PreprocessOptions } from '../preprocess';
+import { TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
+import type { ModerationJobData, Verdict, VerdictModel, VerdictTimings } from '../queue/types';
+import { validateRequest, type RequestLimits } from '../queue/validate-request';
+import type { ObjectStore } from '../storage';
+import { msSince } from '../util/timing';
+import type { PipelineObserver } from './pipeline-observer';
+import type { VerdictPublisher } from './verdict-publisher';
+
+export interface ModelIdentity {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+export interface PipelineOptions {
+  readonly store: ObjectStore;
+  readonly engine: InferenceEngine;
+  readonly publisher: VerdictPublisher;
+  readonly model: ModelIdentity;
+  readonly thresholds: PolicyThresholds;
+  readonly preprocess: PreprocessOptions;
+  readonly requestLimits: RequestLimits;
+  readonly maxBytes: number;
+  readonly batchSize: number;
+  readonly maxWaitMs: number;
+  readonly logger: Logger;
+  readonly observer?: PipelineObserver;
+}
+
+/** One decoded image waiting for its batch, with everything its verdict needs. */
+interface BatchItem {
+  readonly jobId: string;
+  readonly data: ModerationJobData;
+  readonly attempt: number;
+  readonly rgb: Uint8Array;
+  readonly queueMs: number;
+  readonly fetchMs: number;
+  readonly decodeMs: number;
+  readonly enqueuedAt: number;
+}
+
+const WORKER_ID = `${hostname()}:${process.pid}`;
+
+/**
+ * fetch → decode → micro-batch → infer → decide → publish, per job. A permanent problem with one
+ * image becomes that image's error verdict (decision review) and never touches its batch-mates;
+ * transient ones (storage down, inference thread died) are thrown for BullMQ to retry with backoff.
+ */
+export class ModerationPipeline {
+  private readonly batcher: MicroBatcher<BatchItem, Verdict>;
+
+  constructor(private readonly o: PipelineOptions) {
+    this.batcher = new MicroBatcher<BatchItem, Verdict>(
+      { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.options.bufferCount },
+      (items, ctx) => this.runBatch(items, ctx),
+    );
+  }
+
+  get pendingItems(): number {
+    return this.batcher.pending;
+  }
+
+  private modelOf(provider: string): VerdictModel {
+    return { ...this.o.model, executionProvider: provider };
+  }
+
+  /** The BullMQ processor. Returns the verdict (also stored as the job's return value). */
+  async process(job: Job<ModerationJobData>): Promise<Verdict> {
+    const startedAt = Date.now();
+    const jobId = job.id ?? '';
+    const log = this.o.logger.child({ jobId });
+    let data: ModerationJobData;
+    try {
+      const valid = validateRequest(job.data, this.o.requestLimits);
+      const submittedAtMs = typeof job.data.submittedAtMs === 'number' ? job.data.submittedAtMs : job.timestamp;
+      data = { ...valid, submittedAtMs };
+    } catch (err) {
+      const e = toRevmodError(err);
+      this.o.observer?.onInvalidJob?.(e.code);
+      log.warn({ code: e.code }, `invalid job payload: ${e.message}`);
+      // No retry can fix a bad payload; the failed job stays visible for ops.
+      throw new UnrecoverableError(`${e.code}: ${e.message}`);
+    }
+    const attempt = job.attemptsMade + 1;
+    const queueMs = Math.max(0, startedAt - data.submittedAtMs);
+    const base = { jobId, data, attempt, queueMs };
+
+    const tFetch = performance.now();
+    let bytes: Buffer;
+    try {
+      bytes = await this.o.store.fetch(data.bucket, data.key, { maxBytes: this.o.maxBytes });
+    } catch (err) {
+      return this.failItem(base, err, { fetchMs: msSince(tFetch), decodeMs: 0 }, log);
+    }
+    const fetchMs = msSince(tFetch);
+
+    const tDecode = performance.now();
+    let rgb: Uint8Array;
+    try {
+      rgb = (await preprocessImage(bytes, this.o.preprocess)).rgb;
+    } catch (err) {
+      return this.failItem(base, err, { fetchMs, decodeMs: msSince(tDecode) }, log);
+    }
+    const decodeMs = msSince(tDecode);
+
+    try {
+      return await this.batcher.add({ ...base, rgb, fetchMs, decodeMs, enqueuedAt: performance.now() });
+    } catch (err) {
+      const e = toRevmodError(err);
+      this.o.observer?.onRetry?.(e.code);
+      log.warn({ code: e.code, attempt }, `batch failed, job will be retried: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** A permanent per-item error becomes an error verdict; a transient one is thrown for a retry. */
+  private async failItem(
+    base: { jobId: string; data: ModerationJobData; attempt: number; queueMs: number },
+    err: unknown,
+    t: { fetchMs: number; decodeMs: number },
+    log: Logger,
+  ): Promise<Verdict> {
+    const e = toRevmodError(err);
+    if (e.retryable) {
+      this.o.observer?.onRetry?.(e.code);
+      log.warn({ code: e.code, attempt: base.attempt }, `transient failure, job will be retried: ${e.message}`);
+      throw e;
+    }
+    const verdict: Verdict = {
+      id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,
+      decision: 'review', label: null, scores: null, reasons: ['error'],
+      model: this.modelOf(this.o.engine.info?.provider ?? 'none'),
+      timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0),
+      batch: null,
+      error: { code: e.code, message: e.message },
+      meta: base.data.meta, attempt: base.attempt, worker: WORKER_ID, decidedAt: new Date().toISOString(),
+    };
+    log.info({ code: e.code, key: base.data.key }, `error verdict: ${e.message}`);
+    await this.o.publisher.publish([verdict]);
+    this.o.observer?.onVerdict?.(verdict);
+    return verdict;
+  }
+
+  private timings(data: ModerationJobData, queueMs: number, fetchMs: number, decodeMs: number, batchWaitMs: number, inferMs: number): VerdictTimings {
+    return { queueMs, fetchMs, decodeMs, batchWaitMs, inferMs, totalMs: Math.max(0, Date.now() - data.submittedAtMs) };
+  }
+
+  private async runBatch(items: BatchItem[], ctx: BatchContext): Promise<Verdict[]> {
+    const batchId = randomBytes(6).toString('hex');
+    const buffer = await this.o.engine.acquire();
+    const startedAt = performance.now();
+    let logits: Float32Array;
+    let inferMs: number;
+    let tensorMs: number;
+    try {
+      items.forEach((item, i) => writeNormalizedChw(item.rgb, buffer.view, i * TENSOR_FLOATS_PER_IMAGE));
+      tensorMs = msSince(startedAt);
+      ({ logits, inferMs } = await this.o.engine.run(buffer, items.length));
+    } finally {
+      this.o.engine.release(buffer);
+    }
+    const provider = this.o.engine.info?.provider ?? 'cpu';
+    const model = this.modelOf(provider);
+    const decidedAt = new Date().toISOString();
+    const verdicts = items.map((item, i): Verdict => {
+      const scores = softmax2(logits[2 * i]!, logits[2 * i + 1]!);
+      const { decision, label, reasons } = decide(scores, this.o.thresholds);
+      const batchWaitMs = Math.round((startedAt - item.enqueuedAt) * 10) / 10;
+      return {
+        id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
+        decision, label, scores, reasons, model,
+        timings: this.timings(item.data, item.queueMs, item.fetchMs, item.decodeMs, batchWaitMs, Math.round(inferMs * 10) / 10),
+        batch: { id: batchId, size: items.length },
+        meta: item.data.meta, attempt: item.attempt, worker: WORKER_ID, decidedAt,
+      };
+    });
+    const tPublish = performance.now();
+    await this.o.publisher.publish(verdicts);
+    const publishMs = msSince(tPublish);
+    const stats = { id: batchId, size: items.length, fillWaitMs: Math.round(ctx.fillWaitMs * 10) / 10, tensorMs, inferMs: Math.round(inferMs * 10) / 10, publishMs, provider };
+    this.o.logger.info({ batch: stats }, `batch ${batchId}: ${items.length} images, fill ${stats.fillWaitMs} ms, infer ${stats.inferMs} ms`);
+    this.o.observer?.onBatch?.(stats);
+    for (const v of verdicts) this.o.observer?.onVerdict?.(v);
+    return verdicts;
+  }
+
+  /** Runs every pending item now (partial batch) and waits for the batches in flight. */
+  async drain(): Promise<void> {
+    await this.batcher.close();
+  }
+}

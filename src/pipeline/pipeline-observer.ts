@@ -1,0 +1,24 @@
+import type { ErrorCode } from '../errors';
+import type { Verdict } from '../queue/types';
+
+export interface BatchStats {
+  readonly id: string;
+  readonly size: number;
+  readonly fillWaitMs: number;
+  /** Writing the normalized tensors into the shared batch tensor. */
+  readonly tensorMs: number;
+  readonly inferMs: number;
+  readonly publishMs: number;
+  readonly provider: string;
+}
+
+/** Hooks for metrics and tests; every method optional, none may throw. */
+export interface PipelineObserver {
+  onBatch?(stats: BatchStats): void;
+  /** After a verdict is published. */
+  onVerdict?(verdict: Verdict): void;
+  /** A transient failure handed back to BullMQ for a retry. */
+  onRetry?(code: ErrorCode): void;
+  /** A job whose payload is invalid (failed without retries). */
+  onInvalidJob?(code: ErrorCode): void;
+}

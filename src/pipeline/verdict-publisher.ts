@@ -1,0 +1,35 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RevmodConfig } from '../config';
+import { verdictJobOptions } from '../queue/job-options';
+import type { Verdict } from '../queue/types';
+
+/**
+ * Publishes verdicts: every one to the results queue, review/block ones also to the review queue.
+ * Job id = verdict id, so publishing a verdict again (a retried batch, a crashed worker's job
+ * finished elsewhere) adds nothing while the first copy is retained.
+ */
+export class VerdictPublisher {
+  readonly results: Queue<Verdict>;
+  readonly review: Queue<Verdict>;
+
+  constructor(private readonly config: RevmodConfig, connection: Redis) {
+    const opts = { connection, prefix: config.redis.prefix };
+    this.results = new Queue<Verdict>(config.queues.results, opts);
+    this.review = new Queue<Verdict>(config.queues.review, opts);
+  }
+
+  async publish(verdicts: readonly Verdict[]): Promise<void> {
+    if (verdicts.length === 0) return;
+    const toJob = (v: Verdict) => ({ name: v.decision, data: v, opts: verdictJobOptions(this.config, v.id) });
+    const forReview = verdicts.filter((v) => v.decision !== 'pass');
+    await Promise.all([
+      this.results.addBulk(verdicts.map(toJob)),
+      forReview.length > 0 ? this.review.addBulk(forReview.map(toJob)) : Promise.resolve([]),
+    ]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.results.close(), this.review.close()]);
+  }
+}

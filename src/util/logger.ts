@@ -1,0 +1,49 @@
+import pino, { type Logger, type LoggerOptions } from 'pino';
+
+/** Paths never logged in clear: credentials anywhere they may appear in a logged object. */
+export const REDACT_PATHS = [
+  'password', '*.password', '*.*.password',
+  'secretAccessKey', '*.secretAccessKey', '*.*.secretAccessKey',
+  'accessKeyId', '*.accessKeyId', '*.*.accessKeyId',
+  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+  'sessionToken', '*.sessionToken',
+];
+
+// Presigned URLs carry a live credential in their query string.
+const PRESIGNED = /([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId)=)[^&\s"]+/gi;
+// Credentials in connection URLs (redis://user:pass@host).
+const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s/]+@/gi;
+
+/** Removes presigned-URL signatures and URL passwords from a string. */
+export function scrubSecrets(text: string): string {
+  return text.replace(PRESIGNED, '$1[Redacted]').replace(URL_USERINFO, '$1[Redacted]@');
+}
+
+function scrubDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrubSecrets(value);
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = scrubDeep(v, depth + 1);
+  return out;
+}
+
+/** The process logger: JSON lines, secrets redacted by path and by pattern. */
+export function createLogger(level: string, options: LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
+  return pino({
+    name: 'revmod',
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+    formatters: { log: (obj) => scrubDeep(obj) as Record<string, unknown> },
+    hooks: {
+      logMethod(args, method) {
+        const scrubbed = args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)) as Parameters<typeof method>;
+        method.apply(this, scrubbed);
+      },
+    },
+    ...options,
+  }, destination);
+}
+
+export type { Logger };

@@ -1,0 +1,44 @@
+import pino from 'pino';
+import type { RevmodConfig } from '../../src/config';
+import type { PipelineObserver } from '../../src/pipeline/pipeline-observer';
+import { consumeVerdicts, type VerdictConsumer } from '../../src/queue/verdict-consumer';
+import type { Verdict } from '../../src/queue/types';
+import { ModerationWorker } from '../../src/worker/moderation-worker';
+
+/** Collects verdicts from the results queue through the SDK's consumer, as the upload service would. */
+export class VerdictCollector {
+  readonly verdicts: Verdict[] = [];
+  private readonly consumer: VerdictConsumer;
+  private waiters: Array<{ n: number; resolve: () => void }> = [];
+
+  constructor(config: RevmodConfig) {
+    this.consumer = consumeVerdicts({
+      config,
+      handler: (v) => {
+        this.verdicts.push(v);
+        this.waiters = this.waiters.filter((w) => (this.verdicts.length >= w.n ? (w.resolve(), false) : true));
+      },
+    });
+  }
+
+  /** Resolves once `n` verdicts arrived; rejects after `timeoutMs` saying how many did. */
+  waitFor(n: number, timeoutMs = 60_000): Promise<Verdict[]> {
+    if (this.verdicts.length >= n) return Promise.resolve(this.verdicts);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms with ${this.verdicts.length}/${n} verdicts`)), timeoutMs);
+      this.waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(this.verdicts); } });
+    });
+  }
+
+  close(): Promise<void> {
+    return this.consumer.close();
+  }
+}
+
+/** A worker in this process with a quiet logger. */
+export async function startTestWorker(config: RevmodConfig, observer?: PipelineObserver): Promise<ModerationWorker> {
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const worker = new ModerationWorker(config, { logger, ...(observer ? { observer } : {}) });
+  await worker.start();
+  return worker;
+}
