@@ -60,6 +60,17 @@ export const configSchema = z.object({
     retainFailedSeconds: z.number().int().min(0).default(DEFAULTS.worker.retainFailedSeconds),
     concurrency: z.number().int().min(0).default(DEFAULTS.worker.concurrency),
     metricsPort: z.number().int().min(0).max(65535).optional(),
+    metricsHost: z.string().min(1).default(DEFAULTS.worker.metricsHost),
+  }).prefault({}),
+  /** The ops server (Bull Board, queue metrics); see src/ops/ops-auth.ts for the credential rules. */
+  ops: z.object({
+    host: z.string().min(1).default(DEFAULTS.ops.host),
+    port: z.number().int().min(0).max(65535).default(DEFAULTS.ops.port),
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    allowNoAuth: z.boolean().default(DEFAULTS.ops.allowNoAuth),
+    readOnly: z.boolean().default(DEFAULTS.ops.readOnly),
   }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.log.level),

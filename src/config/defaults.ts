@@ -54,6 +54,17 @@ export const DEFAULTS = {
     retainFailedSeconds: 14 * 24 * 3600,
     /** Jobs in flight per worker; 0 means 2 × batch.size so the next batch fills during inference. */
     concurrency: 0,
+    /** Interface of the worker's /metrics, /healthz, /readyz server (probes and scrapes come from outside). */
+    metricsHost: '0.0.0.0',
+  },
+  ops: {
+    /** Dashboard interface; loopback by default so nothing is exposed without credentials. */
+    host: '127.0.0.1',
+    port: 3000,
+    /** Serve the dashboard without credentials (only accepted on a loopback host). */
+    allowNoAuth: false,
+    /** Bull Board read-only mode: no retry, clean, pause or remove from the dashboard. */
+    readOnly: false,
   },
   log: {
     level: 'info',

@@ -53,5 +53,13 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   v('REVMOD_RETAIN_FAILED_S', ['worker', 'retainFailedSeconds'], 'int', 'Keep failed jobs (dead-letter view).'),
   v('REVMOD_CONCURRENCY', ['worker', 'concurrency'], 'int', 'Jobs in flight; 0 = 2 × batch size.'),
   v('REVMOD_METRICS_PORT', ['worker', 'metricsPort'], 'int', 'Worker /metrics, /healthz, /readyz port; unset = off.'),
+  v('REVMOD_METRICS_HOST', ['worker', 'metricsHost'], 'string', 'Interface the worker metrics/health server binds.'),
+  v('REVMOD_OPS_HOST', ['ops', 'host'], 'string', 'Ops server (dashboard) interface; non-loopback requires credentials.'),
+  v('REVMOD_OPS_PORT', ['ops', 'port'], 'int', 'Ops server port.'),
+  v('REVMOD_OPS_USER', ['ops', 'user'], 'string', 'Dashboard basic-auth user.'),
+  v('REVMOD_OPS_PASSWORD', ['ops', 'password'], 'secret', 'Dashboard basic-auth password.'),
+  v('REVMOD_OPS_PASSWORD_FILE', ['ops', 'passwordFile'], 'string', 'File holding the dashboard password (instead of REVMOD_OPS_PASSWORD).'),
+  v('REVMOD_OPS_ALLOW_NO_AUTH', ['ops', 'allowNoAuth'], 'boolean', 'Development only: no credentials, accepted on a loopback host only.'),
+  v('REVMOD_OPS_READ_ONLY', ['ops', 'readOnly'], 'boolean', 'Dashboard read-only: no retry/clean/pause/remove.'),
   v('LOG_LEVEL', ['log', 'level'], 'string', 'pino level.'),
 ];

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { RevmodError } from '../errors';
+import { DEFAULT_THRESHOLDS } from '../policy';
 import { CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_SHORT_SIDE } from '../preprocess/constants';
 
 /**
@@ -10,7 +11,6 @@ import { CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_SHORT_SIDE } from '../pr
  */
 export const MODEL_CLASSES = ['normal', 'violate'] as const;
 
-export const DEFAULT_THRESHOLDS = { violate: 0.7, confidence: 0.7, block: null } as const;
 
 /** torchvision's val transform: Resize(256) → CenterCrop(224) → ToTensor → Normalize(ImageNet). */
 export const DEFAULT_PREPROCESSING = {

@@ -149,8 +149,11 @@ function validateOptions(options: PreprocessOptions): void {
  *    Greyscale, palette and 16-bit images become 8-bit RGB (16-bit is scaled to 8 bits; PIL would
  *    clip 16-bit greyscale to 255, a behaviour not copied here).
  * 3. Resize to torchvision's exact size (short side 256, long side int(256·long/short)) with the
- *    'linear' kernel (= PIL's antialiased BILINEAR); 'torchvision' mode turns JPEG/WebP
- *    shrink-on-load off, 'fast' mode leaves it on.
+ *    'linear' kernel (= PIL's antialiased BILINEAR) and `fastShrinkOnLoad: false` in 'torchvision'
+ *    mode: WebP is then decoded at full size, and a JPEG is DCT-shrunk on load only so far that at
+ *    least a 2× reduction is left to the kernel (sharp does that much whatever the option; decoding
+ *    JPEGs at full size instead measured worse, as libvips then box-shrinks). 'fast' mode turns
+ *    shrink-on-load fully on.
  * 4. Take the 224×224 crop at int(round((size − 224) / 2)) (Python's banker's rounding).
  *
  * Special cases reproduce PIL's colour handling: CMYK is read raw and converted with PIL's naive

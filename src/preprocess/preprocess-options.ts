@@ -21,9 +21,10 @@ export interface PreprocessOptions {
    */
   readonly allowSvg: boolean;
   /**
-   * 'torchvision' (default): the recipe that matches the PyTorch reference (shrink-on-load off).
-   * 'fast': JPEG/WebP shrink-on-load on, and CMYK converted after resizing: cheaper on large JPEGs
-   * and WebPs, with larger (measured) differences from the reference.
+   * 'torchvision' (default): the recipe that matches the PyTorch reference (`fastShrinkOnLoad: false`;
+   * measured mean ≤ 0.0103, max ≤ 0.14 normalized units on the reference tensors).
+   * 'fast': JPEG/WebP shrink-on-load fully on, and CMYK converted after resizing: ~10 % cheaper on
+   * 12 MP JPEGs and ~2× on WebP, with larger differences (measured mean ≤ 0.017, max ≤ 0.46).
    */
   readonly mode: 'torchvision' | 'fast';
   /**

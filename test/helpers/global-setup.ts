@@ -1,19 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '../../src/dev/local-redis';
 import { ensureModel } from '../../src/model/ensure-model';
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, connectTimeout: 1_000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** Once per jest run: a Redis to talk to, and the generated models (written once, not per file). */
 export default async function globalSetup(): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { deletePrefix as deletePrefixAt } from '../../src/dev/delete-prefix';
 import { loadConfig, type RevmodConfig, type RevmodConfigInput } from '../../src/config';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -16,15 +16,5 @@ export function testConfig(overrides: RevmodConfigInput): RevmodConfig {
 
 /** Deletes every key under a prefix (test cleanup). */
 export async function deletePrefix(prefix: string, url = TEST_REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deletePrefixAt(prefix, url);
 }

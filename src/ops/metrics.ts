@@ -1,0 +1,168 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BatchStats, PipelineObserver } from '../pipeline/pipeline-observer';
+import type { ErrorCode } from '../errors';
+import type { Verdict } from '../queue/types';
+import { BUCKETS } from './metric-buckets';
+
+/** Options of {@link createWorkerMetrics}; every field has a default in WORKER_METRICS_DEFAULTS. */
+export interface WorkerMetricsOptions {
+  /** Prefix of revmod's own metric names. Default `revmod_`. */
+  readonly prefix?: string;
+  /**
+   * Node.js process metrics (CPU, memory, GC, event-loop delay) under their standard unprefixed
+   * names, so stock Node.js dashboards work. Default true.
+   */
+  readonly defaultMetrics?: boolean;
+  /** Sampling resolution of the event-loop delay histogram. Default 10. */
+  readonly eventLoopPrecisionMs?: number;
+  /** Labels put on every series, e.g. `{ pod: hostname }`. Default none. */
+  readonly defaultLabels?: Readonly<Record<string, string>>;
+}
+
+export const WORKER_METRICS_DEFAULTS = {
+  prefix: 'revmod_',
+  defaultMetrics: true,
+  eventLoopPrecisionMs: 10,
+  defaultLabels: {} as Readonly<Record<string, string>>,
+} as const;
+
+/** What the metrics read from a running worker at scrape time (a ModerationWorker satisfies it). */
+export interface WorkerMetricsSource {
+  readonly ready: boolean;
+  readonly model?: { readonly card: { readonly name: string; readonly version: string }; readonly sha256: string } | undefined;
+  readonly engineInfo?: { readonly provider: string } | undefined;
+  readonly inferenceEngine?: { readonly restartCount: number } | undefined;
+}
+
+export interface WorkerMetrics {
+  /** This process's registry: serve `registry.metrics()` with `registry.contentType`. */
+  readonly registry: Registry;
+  /** Pass to the ModerationWorker (deps.observer): counts and times every batch and verdict. */
+  readonly observer: PipelineObserver;
+  /** Reads readiness, model/provider info and inference-thread restarts from `worker` at each scrape. */
+  attachWorker(worker: WorkerMetricsSource): void;
+}
+
+const ms = (value: number): number => value / 1_000;
+
+/**
+ * A prom-client registry for one worker process, fed by the pipeline's observer hooks. A registry per
+ * call (never the global one) so several workers in one process, as in tests, do not collide.
+ */
+export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerMetrics {
+  const o = { ...WORKER_METRICS_DEFAULTS, ...options };
+  const p = o.prefix;
+  const registry = new Registry();
+  registry.setDefaultLabels({ ...o.defaultLabels });
+  const registers = [registry];
+  if (o.defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: o.eventLoopPrecisionMs });
+
+  const images = new Counter({
+    name: `${p}images_total`, registers, labelNames: ['decision', 'label'] as const,
+    help: 'Images moderated (verdicts published), by decision and argmax label; label="none" when the image could not be scored.',
+  });
+  const errors = new Counter({
+    name: `${p}errors_total`, registers, labelNames: ['code'] as const,
+    help: 'Error verdicts (permanent per-image failures: missing object, corrupt image...) by error code.',
+  });
+  const retries = new Counter({
+    name: `${p}retries_total`, registers, labelNames: ['code'] as const,
+    help: 'Transient failures handed back to BullMQ for a retry with backoff, by error code.',
+  });
+  const invalidJobs = new Counter({
+    name: `${p}invalid_jobs_total`, registers, labelNames: ['code'] as const,
+    help: 'Jobs failed without retry because their payload is invalid (they stay in the failed list).',
+  });
+  const batchSize = new Histogram({
+    name: `${p}batch_size_images`, registers, buckets: [...BUCKETS.batchSizeImages],
+    help: 'Images per inference batch.',
+  });
+  const fillWait = new Histogram({
+    name: `${p}batch_fill_wait_seconds`, registers, buckets: [...BUCKETS.fillWaitSeconds],
+    help: 'Time a batch waited to fill (first image queued → batch closed).',
+  });
+  const imageStage = new Histogram({
+    name: `${p}image_stage_duration_seconds`, registers, labelNames: ['stage'] as const, buckets: [...BUCKETS.stageSeconds],
+    help: 'Per scored image: queue (submit → picked up), fetch (S3 GetObject), decode (sharp preprocessing), batch_wait (ready → its batch started).',
+  });
+  const batchStage = new Histogram({
+    name: `${p}batch_stage_duration_seconds`, registers, labelNames: ['stage'] as const, buckets: [...BUCKETS.stageSeconds],
+    help: 'Per batch: tensor (writing the batch tensor), infer (onnxruntime run), publish (verdicts to the results/review queues).',
+  });
+  const endToEnd = new Histogram({
+    name: `${p}end_to_end_seconds`, registers, buckets: [...BUCKETS.endToEndSeconds],
+    help: 'Submit → verdict, for every verdict (scored or error).',
+  });
+
+  let source: WorkerMetricsSource | undefined;
+  let restartsSeen = 0;
+  new Counter({
+    name: `${p}inference_thread_restarts_total`, registers,
+    help: 'Inference threads that died and were restarted (their batches were retried).',
+    collect() {
+      const now = source?.inferenceEngine?.restartCount ?? restartsSeen;
+      if (now > restartsSeen) this.inc(now - restartsSeen);
+      restartsSeen = now;
+    },
+  });
+  new Gauge({
+    name: `${p}model_info`, registers, labelNames: ['model_name', 'model_version', 'model_sha256', 'execution_provider'] as const,
+    help: 'Always 1 once the model is loaded; the labels say which model runs and on which onnxruntime execution provider.',
+    collect() {
+      this.reset();
+      const model = source?.model;
+      const provider = source?.engineInfo?.provider;
+      if (model && provider) {
+        this.set({ model_name: model.card.name, model_version: model.card.version, model_sha256: model.sha256, execution_provider: provider }, 1);
+      }
+    },
+  });
+  new Gauge({
+    name: `${p}worker_ready`, registers,
+    help: '1 while the worker takes jobs (model loaded, Redis connected, not draining), else 0.',
+    collect() {
+      this.set(source?.ready ? 1 : 0);
+    },
+  });
+
+  const onVerdict = (v: Verdict): void => {
+    images.inc({ decision: v.decision, label: v.label ?? 'none' });
+    if (v.error) errors.inc({ code: v.error.code });
+    endToEnd.observe(ms(v.timings.totalMs));
+    // Error verdicts stop at fetch or decode: their stage times would mix failures into the latencies.
+    if (v.batch === null) return;
+    imageStage.observe({ stage: 'queue' }, ms(v.timings.queueMs));
+    imageStage.observe({ stage: 'fetch' }, ms(v.timings.fetchMs));
+    imageStage.observe({ stage: 'decode' }, ms(v.timings.decodeMs));
+    imageStage.observe({ stage: 'batch_wait' }, ms(v.timings.batchWaitMs));
+  };
+  const onBatch = (b: BatchStats): void => {
+    batchSize.observe(b.size);
+    fillWait.observe(ms(b.fillWaitMs));
+    batchStage.observe({ stage: 'tensor' }, ms(b.tensorMs));
+    batchStage.observe({ stage: 'infer' }, ms(b.inferMs));
+    batchStage.observe({ stage: 'publish' }, ms(b.publishMs));
+  };
+  // Observer hooks run inside the pipeline: a metrics bug must never fail a job.
+  const safe = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A): void => {
+    try {
+      fn(...args);
+    } catch {
+      /* metrics are best effort */
+    }
+  };
+  const observer: PipelineObserver = {
+    onVerdict: safe(onVerdict),
+    onBatch: safe(onBatch),
+    onRetry: safe((code: ErrorCode) => retries.inc({ code })),
+    onInvalidJob: safe((code: ErrorCode) => invalidJobs.inc({ code })),
+  };
+
+  return {
+    registry,
+    observer,
+    attachWorker(worker) {
+      source = worker;
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { RevmodConfig } from '../config';
+import { RevmodError } from '../errors';
+
+/** Dashboard basic-auth credentials. */
+export interface OpsCredentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** True for hosts that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+const invalid = (message: string): never => {
+  throw new RevmodError('CONFIG_INVALID', message);
+};
+
+function readPasswordFile(path: string, readFile: (path: string) => string): string {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return invalid(`REVMOD_OPS_PASSWORD_FILE must name a readable file, received ${JSON.stringify(path)} (${code})`);
+  }
+  // Files written by `echo` or editors end with a newline that is not part of the password.
+  const password = text.replace(/\r?\n$/, '');
+  if (password.length === 0) invalid(`REVMOD_OPS_PASSWORD_FILE must hold a non-empty password, received an empty file ${JSON.stringify(path)}`);
+  return password;
+}
+
+/**
+ * The dashboard credentials from config, or `null` for the development mode without auth. Refuses
+ * (CONFIG_INVALID) to run without credentials unless REVMOD_OPS_ALLOW_NO_AUTH=true and the server is
+ * bound to a loopback host. Messages name the variables, never a password.
+ */
+export function resolveOpsCredentials(
+  ops: RevmodConfig['ops'],
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): OpsCredentials | null {
+  if (ops.password !== undefined && ops.passwordFile !== undefined) {
+    invalid('set REVMOD_OPS_PASSWORD or REVMOD_OPS_PASSWORD_FILE, not both');
+  }
+  const password = ops.passwordFile !== undefined ? readPasswordFile(ops.passwordFile, readFile) : ops.password;
+  if (password !== undefined) {
+    if (ops.user === undefined) return invalid('REVMOD_OPS_USER must be set when a dashboard password is set, received nothing');
+    // Basic auth joins user and password with the first colon.
+    if (ops.user.includes(':')) invalid(`REVMOD_OPS_USER must not contain ":", received ${JSON.stringify(ops.user)}`);
+    return { user: ops.user, password };
+  }
+  if (ops.user !== undefined) {
+    invalid(`REVMOD_OPS_PASSWORD or REVMOD_OPS_PASSWORD_FILE must be set with REVMOD_OPS_USER (${JSON.stringify(ops.user)}), received neither`);
+  }
+  if (!ops.allowNoAuth) {
+    invalid('the dashboard needs credentials: set REVMOD_OPS_USER and REVMOD_OPS_PASSWORD (or REVMOD_OPS_PASSWORD_FILE); ' +
+      'for local development only, REVMOD_OPS_ALLOW_NO_AUTH=true with REVMOD_OPS_HOST=127.0.0.1');
+  }
+  if (!isLoopbackHost(ops.host)) {
+    invalid(`REVMOD_OPS_ALLOW_NO_AUTH=true is only accepted with a loopback REVMOD_OPS_HOST (127.0.0.1, ::1, localhost), received ${JSON.stringify(ops.host)}`);
+  }
+  return null;
+}
