@@ -1,5 +1,8 @@
 // Process entry: config → wire → run → graceful shutdown. No business logic here.
 import { loadConfig } from '../src/config';
+import type { RunningHttpServer } from '../src/ops/listen';
+import { createWorkerMetrics } from '../src/ops/metrics';
+import { startWorkerHttpServer } from '../src/ops/worker-http-server';
 import { createLogger } from '../src/util/logger';
 import { onShutdownSignals } from '../src/util/shutdown';
 import { ModerationWorker } from '../src/worker/moderation-worker';
@@ -13,10 +16,31 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.log.level);
-  const worker = new ModerationWorker(config, { logger });
+  const metricsPort = config.worker.metricsPort;
+  const metrics = metricsPort !== undefined ? createWorkerMetrics() : undefined;
+  const worker = new ModerationWorker(config, { logger, ...(metrics ? { observer: metrics.observer } : {}) });
+  metrics?.attachWorker(worker);
+
+  let http: RunningHttpServer | undefined;
+  if (metrics && metricsPort !== undefined) {
+    // Up before the model loads: liveness answers at once, readiness says 503 until the worker is ready.
+    try {
+      http = await startWorkerHttpServer({
+        port: metricsPort, host: config.worker.metricsHost, registry: metrics.registry,
+        readiness: () => ({ ready: worker.ready, state: worker.state }),
+      });
+      logger.info({ url: http.url }, 'metrics and health endpoints: /metrics /healthz /readyz');
+    } catch (err) {
+      logger.fatal({ host: config.worker.metricsHost, port: metricsPort }, `metrics server cannot listen: ${(err as Error).message}`);
+      process.exit(1);
+    }
+  }
+
   onShutdownSignals(logger,
     async () => {
+      // close() marks the worker draining at once, so /readyz turns 503 while the drain runs.
       const { forced } = await worker.close();
+      await http?.close();
       process.exit(forced ? 1 : 0);
     },
     () => process.exit(130));
@@ -26,6 +50,7 @@ async function main(): Promise<void> {
     const e = err as Error & { code?: string };
     logger.fatal({ code: e.code }, `worker failed to start: ${e.message}`);
     await worker.close(1_000).catch(() => undefined);
+    await http?.close();
     process.exit(1);
   }
 }

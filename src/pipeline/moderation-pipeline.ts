@@ -187,7 +187,11 @@ export class ModerationPipeline {
     await this.o.publisher.publish(verdicts);
     const publishMs = msSince(tPublish);
     const stats = { id: batchId, size: items.length, fillWaitMs: Math.round(ctx.fillWaitMs * 10) / 10, tensorMs, inferMs: Math.round(inferMs * 10) / 10, publishMs, provider };
-    this.o.logger.info({ batch: stats }, `batch ${batchId}: ${items.length} images, fill ${stats.fillWaitMs} ms, infer ${stats.inferMs} ms`);
+    const mean = (f: (i: BatchItem) => number) => Math.round(items.reduce((n, i) => n + f(i), 0) / items.length * 10) / 10;
+    const fetchMs = mean((i) => i.fetchMs);
+    const decodeMs = mean((i) => i.decodeMs);
+    this.o.logger.info({ batch: { ...stats, fetchMsMean: fetchMs, decodeMsMean: decodeMs } },
+      `batch ${batchId}: ${items.length} images, fill ${stats.fillWaitMs} ms, fetch ${fetchMs} ms, decode ${decodeMs} ms, infer ${stats.inferMs} ms, publish ${publishMs} ms`);
     this.o.observer?.onBatch?.(stats);
     for (const v of verdicts) this.o.observer?.onVerdict?.(v);
     return verdicts;

@@ -158,7 +158,10 @@ export class ModerationWorker {
     })();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
-    const outcome = await Promise.race([graceful.then(() => 'done' as const), deadline]);
+    const outcome = await Promise.race([
+      graceful.then(() => 'done' as const, (err: Error) => { log.error({ err: err.message }, 'error while draining'); return 'done' as const; }),
+      deadline,
+    ]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
       forced = true;

@@ -1,0 +1,196 @@
+/**
+ * Stage bounds: inference alone and preprocessing alone, on the same images and with the same
+ * settings as the end-to-end run, plus preprocessing parity with the reference tensors.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InferenceEngine } from '../src/model/inference-engine';
+import type { ExecutionProviderChoice } from '../src/model/inference-protocol';
+import { preprocessImage, TENSOR_FLOATS_PER_IMAGE, writeNormalizedChw, type PreprocessOptions } from '../src/preprocess';
+import { cycled, type BenchImage, type SizeClass } from './images';
+import { mean, processCpuMs } from './measure';
+
+export interface InferenceResult {
+  readonly batch: number;
+  readonly runs: number;
+  readonly imagesPerS: number;
+  readonly msPerBatch: number;
+  /** Process CPU (all threads) per image while only inference ran. */
+  readonly cpuMsPerImage: number;
+  readonly provider: string;
+}
+
+export interface InferenceBenchOptions {
+  readonly modelPath: string;
+  readonly executionProvider: ExecutionProviderChoice;
+  readonly intraOpThreads: number;
+  readonly batchSizes: readonly number[];
+  /** Each batch size runs at least this long (after a warm-up). */
+  readonly minSeconds: number;
+}
+
+/** Inference alone through the worker's InferenceEngine (same thread, same session options). */
+export async function benchInference(crops: readonly Uint8Array[], o: InferenceBenchOptions): Promise<InferenceResult[]> {
+  const maxBatch = Math.max(...o.batchSizes);
+  const engine = new InferenceEngine({
+    modelPath: o.modelPath, executionProvider: o.executionProvider, intraOpThreads: o.intraOpThreads, maxBatchSize: maxBatch,
+  });
+  try {
+    const info = await engine.start();
+    const filled = new Set<number>();
+    const runOnce = async (count: number): Promise<void> => {
+      const buffer = await engine.acquire();
+      try {
+        if (!filled.has(buffer.index)) {
+          for (let i = 0; i < maxBatch; i++) writeNormalizedChw(cycled(crops, i), buffer.view, i * TENSOR_FLOATS_PER_IMAGE);
+          filled.add(buffer.index);
+        }
+        await engine.run(buffer, count);
+      } finally {
+        engine.release(buffer);
+      }
+    };
+    const results: InferenceResult[] = [];
+    for (const batch of o.batchSizes) {
+      await runOnce(batch); // warm-up (first runs allocate)
+      await runOnce(batch);
+      let runs = 0;
+      const cpu0 = processCpuMs();
+      const t0 = performance.now();
+      while (runs < 3 || performance.now() - t0 < o.minSeconds * 1000) {
+        await runOnce(batch);
+        runs += 1;
+      }
+      const wall = performance.now() - t0;
+      const cpu = processCpuMs() - cpu0;
+      results.push({
+        batch, runs, imagesPerS: (runs * batch * 1000) / wall, msPerBatch: wall / runs,
+        cpuMsPerImage: cpu / (runs * batch), provider: info.provider,
+      });
+    }
+    return results;
+  } finally {
+    await engine.close();
+  }
+}
+
+export interface PreprocessResult {
+  readonly sizeClass: SizeClass | 'mix';
+  readonly mode: PreprocessOptions['mode'];
+  readonly inFlight: number;
+  readonly images: number;
+  readonly imagesPerS: number;
+  /** Mean wall time of one image (decode + resize + crop + normalize into the batch tensor). */
+  readonly msPerImage: number;
+  /** Process CPU per image (libvips and libuv threads included). */
+  readonly cpuMsPerImage: number;
+}
+
+/**
+ * preprocessImage + writeNormalizedChw into a preallocated tensor, as the pipeline does, with
+ * `inFlight` images at once, cycling `images` for at least `minSeconds` and one full cycle.
+ */
+export async function benchPreprocess(
+  images: readonly BenchImage[],
+  options: PreprocessOptions,
+  inFlight: number,
+  minSeconds: number,
+  label: SizeClass | 'mix',
+): Promise<PreprocessResult> {
+  const tensors = Array.from({ length: inFlight }, () => new Float32Array(TENSOR_FLOATS_PER_IMAGE));
+  for (const img of images) writeNormalizedChw((await preprocessImage(img.bytes, options)).rgb, tensors[0]!, 0); // warm-up
+  let next = 0;
+  const perImage: number[] = [];
+  const cpu0 = processCpuMs();
+  const t0 = performance.now();
+  const lane = async (tensor: Float32Array): Promise<void> => {
+    while (next < images.length || performance.now() - t0 < minSeconds * 1000) {
+      const img = cycled(images, next++);
+      const s = performance.now();
+      writeNormalizedChw((await preprocessImage(img.bytes, options)).rgb, tensor, 0);
+      perImage.push(performance.now() - s);
+    }
+  };
+  await Promise.all(tensors.map(lane));
+  const wall = performance.now() - t0;
+  const cpu = processCpuMs() - cpu0;
+  return {
+    sizeClass: label, mode: options.mode, inFlight, images: perImage.length,
+    imagesPerS: (perImage.length * 1000) / wall, msPerImage: mean(perImage), cpuMsPerImage: cpu / perImage.length,
+  };
+}
+
+export interface ParityRow {
+  readonly image: string;
+  readonly torchvision: { mean: number; max: number };
+  readonly fast: { mean: number; max: number };
+}
+
+interface ManifestEntry {
+  readonly image: string;
+  readonly tensor_file: string;
+  readonly exif_orientation: number | null;
+}
+
+function compare(a: Float32Array, b: Float32Array): { mean: number; max: number } {
+  let sum = 0;
+  let max = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    sum += d;
+    if (d > max) max = d;
+  }
+  return { mean: sum / a.length, max };
+}
+
+/**
+ * Mean/max absolute difference (normalized tensor units; one 8-bit level ≈ 0.0174) against the
+ * reference tensors of `parityDir`, for the manifest entries without a rotating EXIF orientation
+ * (the reference ignores EXIF; revmod stands such photos upright). Undefined when the folder is missing.
+ */
+export async function measureParity(parityDir: string, imagesDir: string, base: PreprocessOptions): Promise<ParityRow[] | undefined> {
+  const manifestPath = join(parityDir, 'MANIFEST.json');
+  if (!existsSync(manifestPath)) return undefined;
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { entries: ManifestEntry[] };
+  const rows: ParityRow[] = [];
+  const tensor = new Float32Array(TENSOR_FLOATS_PER_IMAGE);
+  for (const entry of manifest.entries) {
+    const o = entry.exif_orientation;
+    if (o !== null && o >= 2 && o <= 8) continue;
+    const imagePath = join(imagesDir, entry.image);
+    if (!existsSync(imagePath)) continue;
+    const bytes = readFileSync(imagePath);
+    const raw = readFileSync(join(parityDir, entry.tensor_file));
+    const reference = new Float32Array(TENSOR_FLOATS_PER_IMAGE);
+    for (let i = 0; i < reference.length; i++) reference[i] = raw.readFloatLE(i * 4);
+    const diff = async (mode: PreprocessOptions['mode']) => {
+      writeNormalizedChw((await preprocessImage(bytes, { ...base, mode })).rgb, tensor, 0);
+      return compare(tensor, reference);
+    };
+    rows.push({ image: entry.image, torchvision: await diff('torchvision'), fast: await diff('fast') });
+  }
+  return rows;
+}
+
+export interface StageBound {
+  readonly cores: number;
+  /** Process CPU per image of inference alone at the configured batch size. */
+  readonly inferCpuMs: number;
+  /** Process CPU per image of preprocessing alone on the end-to-end image mix (2 in flight). */
+  readonly prepCpuMs: number;
+  /** cores / (inferCpu + prepCpu): every core busy, each image paying both stages' CPU. */
+  readonly cpuBound: number;
+  readonly inferAlone: number;
+  readonly prepAlone: number;
+  /** min(cpuBound, inference alone, preprocessing alone). */
+  readonly bound: number;
+}
+
+export function stageBound(cores: number, infer: InferenceResult, prep: PreprocessResult): StageBound {
+  const cpuBound = (cores * 1000) / (infer.cpuMsPerImage + prep.cpuMsPerImage);
+  return {
+    cores, inferCpuMs: infer.cpuMsPerImage, prepCpuMs: prep.cpuMsPerImage, cpuBound,
+    inferAlone: infer.imagesPerS, prepAlone: prep.imagesPerS,
+    bound: Math.min(cpuBound, infer.imagesPerS, prep.imagesPerS),
+  };
+}
