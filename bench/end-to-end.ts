@@ -1,0 +1,239 @@
+/**
+ * The real path: ModerationClient.submitBulk → Redis (BullMQ) → ModerationWorker (S3 GetObject,
+ * sharp, micro-batches on the inference thread) → results queue → consumeVerdicts.
+ */
+import pino from 'pino';
+import type { RevmodConfig } from '../src/config';
+import type { BatchStats } from '../src/pipeline/pipeline-observer';
+import { ModerationClient } from '../src/queue/moderation-client';
+import type { Verdict } from '../src/queue/types';
+import { consumeVerdicts, type VerdictConsumer } from '../src/queue/verdict-consumer';
+import { S3ObjectStore } from '../src/storage';
+import { ModerationWorker } from '../src/worker/moderation-worker';
+import { aliasKey, AliasingStore, cycled, type BenchImage } from './images';
+import { mean, mib, percentile, processCpuMs, RssSampler, sleep, ThreadGroup } from './measure';
+
+interface Received {
+  readonly verdict: Verdict;
+  /** Consumer receipt − submit, ms (client clock, both in this process). */
+  readonly receivedMs: number;
+}
+
+export interface BurstResult {
+  readonly label: string;
+  readonly images: number;
+  readonly wallS: number;
+  readonly imagesPerS: number;
+  /** verdict.timings.totalMs: submit → verdict decided (worker side). */
+  readonly totalMs: { p50: number; p95: number; p99: number };
+  /** Submit → verdict received by consumeVerdicts. */
+  readonly receivedMs: { p50: number; p95: number; p99: number };
+  readonly meanBatch: number;
+  readonly batches: number;
+  /** Means per image: fetch, decode+preprocess, batch wait, and per batch: tensor write, inference, publish. */
+  readonly stages: { queueMs: number; fetchMs: number; decodeMs: number; batchWaitMs: number; tensorMsPerBatch: number; inferMsPerBatch: number; inferMsPerImage: number; publishMsPerBatch: number };
+  /** Process CPU per image, all threads. */
+  readonly cpuMsPerImage: number;
+  /** CPU of the inference threads (the engine's worker thread and onnxruntime's pool) per image. */
+  readonly inferCpuMsPerImage: number;
+  /** Everything else: event loop (BullMQ, S3 client, verdicts, this benchmark's producer and consumer), libuv and libvips threads. */
+  readonly outsideCpuMsPerImage: number;
+  readonly errors: number;
+  readonly errorSamples: string[];
+}
+
+export interface HarnessOptions {
+  readonly config: RevmodConfig;
+  readonly bucket: string;
+}
+
+/** A worker, a producer and a verdict consumer in this process (S3 and Redis are other processes). */
+export class Harness {
+  private readonly waiting = new Map<string, (r: Received) => void>();
+  private readonly submittedAt = new Map<string, number>();
+  private batchLog: BatchStats[] = [];
+  readonly inferenceThreads = new ThreadGroup();
+  readonly rss = new RssSampler();
+  private worker!: ModerationWorker;
+  private client!: ModerationClient;
+  private consumer!: VerdictConsumer;
+  private runCounter = 0;
+
+  constructor(private readonly o: HarnessOptions) {}
+
+  async start(): Promise<void> {
+    const { config } = this.o;
+    const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' });
+    this.rss.start();
+    this.inferenceThreads.markBefore();
+    this.worker = new ModerationWorker(config, {
+      logger,
+      store: new AliasingStore(new S3ObjectStore(config.s3)),
+      observer: { onBatch: (b) => this.batchLog.push(b) },
+    });
+    await this.worker.start();
+    this.inferenceThreads.markAfter();
+    this.client = new ModerationClient({ config });
+    this.consumer = consumeVerdicts({
+      config,
+      concurrency: 64,
+      handler: (verdict) => {
+        const at = Date.now();
+        const resolve = this.waiting.get(verdict.id);
+        if (!resolve) return; // a duplicate, or another run's
+        this.waiting.delete(verdict.id);
+        const submitted = this.submittedAt.get(verdict.id) ?? at;
+        this.submittedAt.delete(verdict.id);
+        resolve({ verdict, receivedMs: at - submitted });
+      },
+    });
+    await this.consumer.worker.waitUntilReady();
+  }
+
+  get provider(): string {
+    return this.worker.engineInfo?.provider ?? 'unknown';
+  }
+
+  get modelName(): string {
+    const card = this.worker.model?.card;
+    return card ? `${card.name}@${card.version}` : 'unknown';
+  }
+
+  get modelSha(): string {
+    return this.worker.model?.sha256 ?? '';
+  }
+
+  private requests(images: readonly BenchImage[], count: number, offset: number): Array<{ bucket: string; key: string }> {
+    const run = `run-${process.pid}-${++this.runCounter}`;
+    return Array.from({ length: count }, (_, i) => ({ bucket: this.o.bucket, key: aliasKey(run, i, cycled(images, offset + i)) }));
+  }
+
+  /** Submits the requests (bulk, in chunks) and resolves with each verdict as it is received. */
+  private async submitAll(requests: ReadonlyArray<{ bucket: string; key: string }>, chunk = 500): Promise<Array<Promise<Received>>> {
+    const out: Array<Promise<Received>> = [];
+    for (let i = 0; i < requests.length; i += chunk) {
+      const part = requests.slice(i, i + chunk);
+      const at = Date.now();
+      const results = await this.client.submitBulk(part);
+      for (const r of results) {
+        this.submittedAt.set(r.jobId, at);
+        out.push(new Promise<Received>((resolve) => this.waiting.set(r.jobId, resolve)));
+      }
+    }
+    return out;
+  }
+
+  /** N images submitted at once; timed from the first submit to the last verdict received. */
+  async burst(label: string, images: readonly BenchImage[], count: number): Promise<BurstResult> {
+    this.batchLog = [];
+    const cpu0 = processCpuMs();
+    const infer0 = this.inferenceThreads.cpuMs();
+    const t0 = performance.now();
+    const received = await Promise.all(await this.submitAll(this.requests(images, count, 0)));
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = processCpuMs() - cpu0;
+    const inferCpu = this.inferenceThreads.cpuMs() - infer0;
+    return summarize(label, received, this.batchLog, wall, cpu, inferCpu);
+  }
+
+  /** One image at a time, each submitted when the previous verdict arrived. */
+  async oneAtATime(label: string, images: readonly BenchImage[], count: number): Promise<BurstResult> {
+    this.batchLog = [];
+    const requests = this.requests(images, count, 0);
+    const received: Received[] = [];
+    const cpu0 = processCpuMs();
+    const infer0 = this.inferenceThreads.cpuMs();
+    const t0 = performance.now();
+    for (const request of requests) {
+      const [one] = await this.submitAll([request]);
+      received.push(await one!);
+    }
+    const wall = (performance.now() - t0) / 1000;
+    return summarize(label, received, this.batchLog, wall, processCpuMs() - cpu0, this.inferenceThreads.cpuMs() - infer0);
+  }
+
+  /**
+   * Long run with a bounded backlog (submits in chunks while fewer than `backlog` are outstanding).
+   * Calls `onProgress` with the count done every `every` verdicts.
+   */
+  async soak(images: readonly BenchImage[], count: number, backlog: number, every: number, onProgress: (done: number, imagesPerS: number) => void): Promise<{ wallS: number; errors: number }> {
+    const requests = this.requests(images, count, 0);
+    let done = 0;
+    let errors = 0;
+    let submitted = 0;
+    let lastMark = performance.now();
+    let lastDone = 0;
+    const t0 = performance.now();
+    const pending = new Set<Promise<void>>();
+    while (done < count) {
+      while (submitted < count && submitted - done < backlog) {
+        const part = requests.slice(submitted, Math.min(count, submitted + 256));
+        submitted += part.length;
+        for (const p of await this.submitAll(part)) {
+          const tracked: Promise<void> = p.then((r) => {
+            pending.delete(tracked);
+            done += 1;
+            if (r.verdict.error) errors += 1;
+            if (done % every === 0 || done === count) {
+              const now = performance.now();
+              onProgress(done, ((done - lastDone) * 1000) / (now - lastMark));
+              lastMark = now;
+              lastDone = done;
+            }
+          });
+          pending.add(tracked);
+        }
+      }
+      await Promise.race([...pending].slice(0, 64).concat(sleep(250)));
+    }
+    return { wallS: (performance.now() - t0) / 1000, errors };
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close();
+    await this.consumer?.close();
+    await this.worker?.close(10_000);
+    this.rss.stop();
+  }
+
+  get peakRssMiB(): number {
+    return mib(this.rss.peak);
+  }
+}
+
+function pct(values: readonly number[]): { p50: number; p95: number; p99: number } {
+  return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
+}
+
+function summarize(label: string, received: readonly Received[], batches: readonly BatchStats[], wallS: number, cpuMs: number, inferCpuMs: number): BurstResult {
+  const verdicts = received.map((r) => r.verdict);
+  const ok = verdicts.filter((v) => !v.error);
+  const n = received.length;
+  const batchImages = batches.reduce((a, b) => a + b.size, 0);
+  const errors = verdicts.filter((v) => v.error);
+  return {
+    label,
+    images: n,
+    wallS,
+    imagesPerS: n / wallS,
+    totalMs: pct(verdicts.map((v) => v.timings.totalMs)),
+    receivedMs: pct(received.map((r) => r.receivedMs)),
+    meanBatch: batches.length > 0 ? batchImages / batches.length : Number.NaN,
+    batches: batches.length,
+    stages: {
+      queueMs: mean(verdicts.map((v) => v.timings.queueMs)),
+      fetchMs: mean(verdicts.map((v) => v.timings.fetchMs)),
+      decodeMs: mean(verdicts.map((v) => v.timings.decodeMs)),
+      batchWaitMs: mean(ok.map((v) => v.timings.batchWaitMs)),
+      tensorMsPerBatch: mean(batches.map((b) => b.tensorMs)),
+      inferMsPerBatch: mean(batches.map((b) => b.inferMs)),
+      inferMsPerImage: batchImages > 0 ? batches.reduce((a, b) => a + b.inferMs, 0) / batchImages : Number.NaN,
+      publishMsPerBatch: mean(batches.map((b) => b.publishMs)),
+    },
+    cpuMsPerImage: cpuMs / n,
+    inferCpuMsPerImage: inferCpuMs / n,
+    outsideCpuMsPerImage: (cpuMs - inferCpuMs) / n,
+    errors: errors.length,
+    errorSamples: errors.slice(0, 3).map((v) => `${v.key}: ${v.error?.code} ${v.error?.message}`),
+  };
+}

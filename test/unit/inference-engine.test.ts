@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultModelPath } from '../../src/model/ensure-model';
+import { InferenceEngine } from '../../src/model/inference-engine';
+import { checkModelIo } from '../../src/model/model-io';
+import { probeViolateScore } from '../../src/model/probe-graph';
+import { TENSOR_FLOATS_PER_IMAGE, IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
+
+const probe = defaultModelPath('probe');
+
+/** Fills image i of a batch tensor with a solid colour, normalized as the pipeline does. */
+function fillSolid(view: Float32Array, i: number, rgb: readonly [number, number, number]): void {
+  const plane = TENSOR_FLOATS_PER_IMAGE / 3;
+  for (let c = 0; c < 3; c++) {
+    view.fill((rgb[c]! / 255 - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!, i * TENSOR_FLOATS_PER_IMAGE + c * plane, i * TENSOR_FLOATS_PER_IMAGE + (c + 1) * plane);
+  }
+}
+
+describe('InferenceEngine (onnxruntime in a worker thread)', () => {
+  let engine: InferenceEngine | undefined;
+  afterEach(async () => { await engine?.close(); engine = undefined; });
+
+  it('runs a batch and returns one pair of logits per image', async () => {
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cpu', maxBatchSize: 4 });
+    expect((await engine.start()).provider).toBe('cpu');
+    const buf = await engine.acquire();
+    fillSolid(buf.view, 0, [255, 0, 0]);
+    fillSolid(buf.view, 1, [0, 0, 255]);
+    const { logits, inferMs } = await engine.run(buf, 2);
+    engine.release(buf);
+    expect(logits).toHaveLength(4);
+    expect(inferMs).toBeGreaterThan(0);
+    const violate = (i: number) => 1 / (1 + Math.exp(logits[2 * i]! - logits[2 * i + 1]!));
+    expect(violate(0)).toBeCloseTo(probeViolateScore([255, 0, 0]), 3);
+    expect(violate(1)).toBeCloseTo(probeViolateScore([0, 0, 255]), 3);
+  });
+
+  it('falls back to CPU under `auto` and says why', async () => {
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'auto', maxBatchSize: 1 });
+    const info = await engine.start();
+    // This machine's onnxruntime-node has no CUDA provider; a GPU image reports cuda here.
+    if (info.provider === 'cpu') expect(info.fallbackReason).toMatch(/CUDA/);
+    else expect(info.fallbackReason).toBeUndefined();
+  });
+
+  it('refuses to start on `cuda` when CUDA is unavailable, with MODEL_INVALID', async () => {
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cuda', maxBatchSize: 1 });
+    const started = engine.start();
+    const provider = await started.then((i) => i.provider, (err: { code: string; message: string }) => {
+      expect(err.code).toBe('MODEL_INVALID');
+      expect(err.message).toMatch(/CUDA execution provider requested but unavailable/);
+      return 'none';
+    });
+    expect(['none', 'cuda']).toContain(provider);
+  });
+
+  it('rejects a file that is not an ONNX model, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'revmod-bad-model-'));
+    try {
+      const path = join(dir, 'not-a-model.onnx');
+      writeFileSync(path, 'this is not protobuf');
+      engine = new InferenceEngine({ modelPath: path, executionProvider: 'cpu', maxBatchSize: 1 });
+      await expect(engine.start()).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining('not-a-model.onnx') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the batch in flight when the thread dies, then serves the next batch from a new thread', async () => {
+    engine = new InferenceEngine({ modelPath: defaultModelPath('resnet18'), executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 8 });
+    await engine.start();
+    const restarted = new Promise((r) => engine!.once('restart', r));
+    const buf = await engine.acquire();
+    const running = engine.run(buf, 8);
+    engine.crashThreadForTest();
+    await expect(running).rejects.toMatchObject({ code: 'INFERENCE_FAILED', retryable: true });
+    engine.release(buf);
+    await restarted;
+    expect(engine.restartCount).toBe(1);
+    const again = await engine.acquire();
+    const { logits } = await engine.run(again, 1);
+    engine.release(again);
+    expect(logits).toHaveLength(2);
+  });
+});
+
+describe('checkModelIo (model contract)', () => {
+  const input = { name: 'input', isTensor: true, type: 'float32', shape: ['N', 3, 224, 224] };
+  const output = { name: 'logits', isTensor: true, type: 'float32', shape: ['N', 2] };
+  it('accepts the contract and reports the names', () => {
+    expect(checkModelIo([input], [output])).toEqual({ inputName: 'input', outputName: 'logits', maxBatch: Infinity });
+  });
+  it('lists every problem', () => {
+    expect(() => checkModelIo([{ ...input, shape: ['N', 3, 299, 299] }], [{ ...output, shape: ['N', 1000] }]))
+      .toThrow('input must be [N,3,224,224], found input: float32[N,3,299,299]; output must be [N,2] logits over [normal, violate], found logits: float32[N,1000]');
+    expect(() => checkModelIo([input, input], [output])).toThrow(/expected exactly 1 input, found 2/);
+    expect(() => checkModelIo([{ ...input, type: 'uint8' }], [output])).toThrow(/input input must be float32, found uint8/);
+  });
+});
