@@ -2,6 +2,7 @@
  * The real path: ModerationClient.submitBulk → Redis (BullMQ) → ModerationWorker (S3 GetObject,
  * sharp, micro-batches on the inference thread) → results queue → consumeVerdicts.
  */
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import type { RevmodConfig } from '../src/config';
 import type { BatchStats } from '../src/pipeline/pipeline-observer';
@@ -11,7 +12,8 @@ import { consumeVerdicts, type VerdictConsumer } from '../src/queue/verdict-cons
 import { S3ObjectStore } from '../src/storage';
 import { ModerationWorker } from '../src/worker/moderation-worker';
 import { aliasKey, AliasingStore, cycled, type BenchImage } from './images';
-import { mean, mib, percentile, processCpuMs, RssSampler, sleep, ThreadGroup } from './measure';
+import { machineBusyMs, mainThreadCpuMs, mean, mib, percentile, pidCpuMs, processCpuMs, RssSampler, ThreadGroup } from './measure';
+import { performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
 
 interface Received {
   readonly verdict: Verdict;
@@ -38,6 +40,15 @@ export interface BurstResult {
   readonly inferCpuMsPerImage: number;
   /** Everything else: event loop (BullMQ, S3 client, verdicts, this benchmark's producer and consumer), libuv and libvips threads. */
   readonly outsideCpuMsPerImage: number;
+  /** The S3 server (child process) and redis-server (INFO cpu: includes other clients' work), per image. */
+  readonly s3CpuMsPerImage: number;
+  readonly redisCpuMsPerImage: number;
+  /** Cores kept busy during the burst: by this process, and by everything else on the machine (S3, Redis, other work). */
+  readonly coresThisProcess: number;
+  readonly coresElsewhere: number;
+  /** The main thread (event loop: BullMQ, S3 client, JS parts of preprocessing) per image, and its utilization (0–1). */
+  readonly mainThreadCpuMsPerImage: number;
+  readonly eventLoopUtilization: number;
   readonly errors: number;
   readonly errorSamples: string[];
 }
@@ -45,6 +56,30 @@ export interface BurstResult {
 export interface HarnessOptions {
   readonly config: RevmodConfig;
   readonly bucket: string;
+  /** The S3 server's pid, to count its CPU. */
+  readonly s3Pid?: number;
+}
+
+interface CpuSnapshot {
+  readonly at: number;
+  readonly proc: number;
+  readonly infer: number;
+  readonly s3: number;
+  readonly redis: number;
+  readonly machine: number;
+  readonly main: number;
+  readonly elu: EventLoopUtilization;
+}
+
+interface CpuDelta {
+  readonly wallMs: number;
+  readonly proc: number;
+  readonly infer: number;
+  readonly s3: number;
+  readonly redis: number;
+  readonly machine: number;
+  readonly main: number;
+  readonly elu: number;
 }
 
 /** A worker, a producer and a verdict consumer in this process (S3 and Redis are other processes). */
@@ -57,6 +92,7 @@ export class Harness {
   private worker!: ModerationWorker;
   private client!: ModerationClient;
   private consumer!: VerdictConsumer;
+  private redis: Redis | undefined;
   private runCounter = 0;
 
   constructor(private readonly o: HarnessOptions) {}
@@ -88,6 +124,34 @@ export class Harness {
       },
     });
     await this.consumer.worker.waitUntilReady();
+    this.redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
+  }
+
+  private async redisCpuMs(): Promise<number> {
+    try {
+      const info = (await this.redis?.info('cpu')) ?? '';
+      const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
+      const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
+      return (sys + user) * 1000;
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  private async snapshot(): Promise<CpuSnapshot> {
+    const redis = await this.redisCpuMs();
+    return {
+      at: performance.now(), proc: processCpuMs(), infer: this.inferenceThreads.cpuMs(), s3: pidCpuMs(this.o.s3Pid), redis,
+      machine: machineBusyMs(), main: mainThreadCpuMs(), elu: perf.eventLoopUtilization(),
+    };
+  }
+
+  private async since(a: CpuSnapshot): Promise<CpuDelta> {
+    const b = await this.snapshot();
+    return {
+      wallMs: b.at - a.at, proc: b.proc - a.proc, infer: b.infer - a.infer, s3: b.s3 - a.s3, redis: b.redis - a.redis,
+      machine: b.machine - a.machine, main: b.main - a.main, elu: perf.eventLoopUtilization(b.elu, a.elu).utilization,
+    };
   }
 
   get provider(): string {
@@ -126,14 +190,12 @@ export class Harness {
   /** N images submitted at once; timed from the first submit to the last verdict received. */
   async burst(label: string, images: readonly BenchImage[], count: number): Promise<BurstResult> {
     this.batchLog = [];
-    const cpu0 = processCpuMs();
-    const infer0 = this.inferenceThreads.cpuMs();
+    const requests = this.requests(images, count, 0);
+    const cpu0 = await this.snapshot();
     const t0 = performance.now();
-    const received = await Promise.all(await this.submitAll(this.requests(images, count, 0)));
+    const received = await Promise.all(await this.submitAll(requests));
     const wall = (performance.now() - t0) / 1000;
-    const cpu = processCpuMs() - cpu0;
-    const inferCpu = this.inferenceThreads.cpuMs() - infer0;
-    return summarize(label, received, this.batchLog, wall, cpu, inferCpu);
+    return summarize(label, received, this.batchLog, wall, await this.since(cpu0));
   }
 
   /** One image at a time, each submitted when the previous verdict arrived. */
@@ -141,50 +203,41 @@ export class Harness {
     this.batchLog = [];
     const requests = this.requests(images, count, 0);
     const received: Received[] = [];
-    const cpu0 = processCpuMs();
-    const infer0 = this.inferenceThreads.cpuMs();
+    const cpu0 = await this.snapshot();
     const t0 = performance.now();
     for (const request of requests) {
       const [one] = await this.submitAll([request]);
       received.push(await one!);
     }
     const wall = (performance.now() - t0) / 1000;
-    return summarize(label, received, this.batchLog, wall, processCpuMs() - cpu0, this.inferenceThreads.cpuMs() - infer0);
+    return summarize(label, received, this.batchLog, wall, await this.since(cpu0));
   }
 
   /**
-   * Long run with a bounded backlog (submits in chunks while fewer than `backlog` are outstanding).
-   * Calls `onProgress` with the count done every `every` verdicts.
+   * Long run with a bounded backlog: submits in chunks of 256 while fewer than `backlog` are
+   * outstanding; calls `onDone` after each verdict with the count so far.
    */
-  async soak(images: readonly BenchImage[], count: number, backlog: number, every: number, onProgress: (done: number, imagesPerS: number) => void): Promise<{ wallS: number; errors: number }> {
+  async soak(images: readonly BenchImage[], count: number, backlog: number, onDone: (done: number) => void): Promise<{ wallS: number; errors: number }> {
     const requests = this.requests(images, count, 0);
     let done = 0;
     let errors = 0;
     let submitted = 0;
-    let lastMark = performance.now();
-    let lastDone = 0;
+    let wake: (() => void) | undefined;
     const t0 = performance.now();
-    const pending = new Set<Promise<void>>();
     while (done < count) {
       while (submitted < count && submitted - done < backlog) {
         const part = requests.slice(submitted, Math.min(count, submitted + 256));
         submitted += part.length;
         for (const p of await this.submitAll(part)) {
-          const tracked: Promise<void> = p.then((r) => {
-            pending.delete(tracked);
+          void p.then((r) => {
             done += 1;
             if (r.verdict.error) errors += 1;
-            if (done % every === 0 || done === count) {
-              const now = performance.now();
-              onProgress(done, ((done - lastDone) * 1000) / (now - lastMark));
-              lastMark = now;
-              lastDone = done;
-            }
+            onDone(done);
+            wake?.();
           });
-          pending.add(tracked);
         }
       }
-      await Promise.race([...pending].slice(0, 64).concat(sleep(250)));
+      if (done < count) await new Promise<void>((resolve) => { wake = resolve; });
     }
     return { wallS: (performance.now() - t0) / 1000, errors };
   }
@@ -193,6 +246,7 @@ export class Harness {
     await this.client?.close();
     await this.consumer?.close();
     await this.worker?.close(10_000);
+    this.redis?.disconnect();
     this.rss.stop();
   }
 
@@ -205,7 +259,7 @@ function pct(values: readonly number[]): { p50: number; p95: number; p99: number
   return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
 }
 
-function summarize(label: string, received: readonly Received[], batches: readonly BatchStats[], wallS: number, cpuMs: number, inferCpuMs: number): BurstResult {
+function summarize(label: string, received: readonly Received[], batches: readonly BatchStats[], wallS: number, cpu: CpuDelta): BurstResult {
   const verdicts = received.map((r) => r.verdict);
   const ok = verdicts.filter((v) => !v.error);
   const n = received.length;
@@ -230,9 +284,15 @@ function summarize(label: string, received: readonly Received[], batches: readon
       inferMsPerImage: batchImages > 0 ? batches.reduce((a, b) => a + b.inferMs, 0) / batchImages : Number.NaN,
       publishMsPerBatch: mean(batches.map((b) => b.publishMs)),
     },
-    cpuMsPerImage: cpuMs / n,
-    inferCpuMsPerImage: inferCpuMs / n,
-    outsideCpuMsPerImage: (cpuMs - inferCpuMs) / n,
+    cpuMsPerImage: cpu.proc / n,
+    inferCpuMsPerImage: cpu.infer / n,
+    outsideCpuMsPerImage: (cpu.proc - cpu.infer) / n,
+    s3CpuMsPerImage: cpu.s3 / n,
+    redisCpuMsPerImage: cpu.redis / n,
+    coresThisProcess: cpu.proc / cpu.wallMs,
+    coresElsewhere: (cpu.machine - cpu.proc) / cpu.wallMs,
+    mainThreadCpuMsPerImage: cpu.main / n,
+    eventLoopUtilization: cpu.elu,
     errors: errors.length,
     errorSamples: errors.slice(0, 3).map((v) => `${v.key}: ${v.error?.code} ${v.error?.message}`),
   };

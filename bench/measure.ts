@@ -87,6 +87,11 @@ export class ThreadGroup {
   }
 }
 
+/** CPU ms of this process's main thread (the event loop), from /proc; NaN elsewhere. */
+export function mainThreadCpuMs(): number {
+  return processThreads().find((t) => t.tid === process.pid)?.cpuMs ?? Number.NaN;
+}
+
 /** Samples RSS every `intervalMs` and keeps the peak. */
 export class RssSampler {
   private timer: NodeJS.Timeout | undefined;
@@ -115,4 +120,27 @@ export const mib = (bytes: number): number => bytes / (1024 * 1024);
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** CPU ms of another process (user + system), from /proc; NaN when unavailable. */
+export function pidCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Busy CPU ms of the whole machine, all cores (everything but idle and iowait), from /proc/stat. */
+export function machineBusyMs(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -8,7 +8,7 @@ import { InferenceEngine } from '../src/model/inference-engine';
 import type { ExecutionProviderChoice } from '../src/model/inference-protocol';
 import { preprocessImage, TENSOR_FLOATS_PER_IMAGE, writeNormalizedChw, type PreprocessOptions } from '../src/preprocess';
 import { cycled, type BenchImage, type SizeClass } from './images';
-import { mean, processCpuMs } from './measure';
+import { machineBusyMs, mean, processCpuMs } from './measure';
 
 export interface InferenceResult {
   readonly batch: number;
@@ -17,6 +17,8 @@ export interface InferenceResult {
   readonly msPerBatch: number;
   /** Process CPU (all threads) per image while only inference ran. */
   readonly cpuMsPerImage: number;
+  /** Cores kept busy by other processes meanwhile (a noisy neighbour shows here). */
+  readonly coresElsewhere: number;
   readonly provider: string;
 }
 
@@ -56,6 +58,7 @@ export async function benchInference(crops: readonly Uint8Array[], o: InferenceB
       await runOnce(batch);
       let runs = 0;
       const cpu0 = processCpuMs();
+      const busy0 = machineBusyMs();
       const t0 = performance.now();
       while (runs < 3 || performance.now() - t0 < o.minSeconds * 1000) {
         await runOnce(batch);
@@ -63,9 +66,10 @@ export async function benchInference(crops: readonly Uint8Array[], o: InferenceB
       }
       const wall = performance.now() - t0;
       const cpu = processCpuMs() - cpu0;
+      const busy = machineBusyMs() - busy0;
       results.push({
         batch, runs, imagesPerS: (runs * batch * 1000) / wall, msPerBatch: wall / runs,
-        cpuMsPerImage: cpu / (runs * batch), provider: info.provider,
+        cpuMsPerImage: cpu / (runs * batch), coresElsewhere: (busy - cpu) / wall, provider: info.provider,
       });
     }
     return results;
@@ -84,6 +88,7 @@ export interface PreprocessResult {
   readonly msPerImage: number;
   /** Process CPU per image (libvips and libuv threads included). */
   readonly cpuMsPerImage: number;
+  readonly coresElsewhere: number;
 }
 
 /**
@@ -102,6 +107,7 @@ export async function benchPreprocess(
   let next = 0;
   const perImage: number[] = [];
   const cpu0 = processCpuMs();
+  const busy0 = machineBusyMs();
   const t0 = performance.now();
   const lane = async (tensor: Float32Array): Promise<void> => {
     while (next < images.length || performance.now() - t0 < minSeconds * 1000) {
@@ -114,9 +120,11 @@ export async function benchPreprocess(
   await Promise.all(tensors.map(lane));
   const wall = performance.now() - t0;
   const cpu = processCpuMs() - cpu0;
+  const busy = machineBusyMs() - busy0;
   return {
     sizeClass: label, mode: options.mode, inFlight, images: perImage.length,
     imagesPerS: (perImage.length * 1000) / wall, msPerImage: mean(perImage), cpuMsPerImage: cpu / perImage.length,
+    coresElsewhere: (busy - cpu) / wall,
   };
 }
 

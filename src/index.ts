@@ -2,6 +2,7 @@
 export { ModerationClient, type ModerationClientOptions, type SubmitResult } from './queue/moderation-client';
 export { consumeVerdicts, type VerdictConsumer, type VerdictConsumerOptions } from './queue/verdict-consumer';
 export { jobIdFor } from './queue/job-id';
+export { listFailed, retryFailed, type DeadLetter, type RetryFailedOptions } from './queue/dead-letters';
 export type {
   SubmitRequest, ModerationJobData, Verdict, VerdictScores, VerdictModel, VerdictTimings, Decision, Label,
 } from './queue/types';

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       await http?.close();
       process.exit(forced ? 1 : 0);
     },
-    () => process.exit(130));
+    () => { void worker.stopInference().finally(() => process.exit(130)); });
   try {
     await worker.start();
   } catch (err) {

@@ -144,3 +144,49 @@ export class WorkerProcess {
 export function spawnWorker(options: WorkerProcessOptions): WorkerProcess {
   return new WorkerProcess(options);
 }
+
+/** What the fault tests and the soak vary; everything else is the worker's default. */
+export interface WorkerSettings {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  /** S3_* variables (endpoint, credentials, path style). */
+  readonly s3Env: Readonly<Record<string, string>>;
+  readonly modelPath: string;
+  readonly batchSize?: number;
+  readonly batchMaxWaitMs?: number;
+  readonly concurrency?: number;
+  readonly intraOpThreads?: number;
+  readonly lockDurationMs?: number;
+  readonly stalledIntervalMs?: number;
+  readonly maxStalledCount?: number;
+  readonly shutdownTimeoutMs?: number;
+  readonly maxBytes?: number;
+  readonly logLevel?: string;
+  /** Any other variables of src/config/env-vars.ts. */
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/** The environment of a worker process for `settings` (names from src/config/env-vars.ts). */
+export function workerEnv(settings: WorkerSettings): Record<string, string> {
+  const env: Record<string, string> = {
+    REDIS_URL: settings.redisUrl,
+    REVMOD_QUEUE_PREFIX: settings.prefix,
+    REVMOD_MODEL_PATH: settings.modelPath,
+    REVMOD_EXECUTION_PROVIDER: 'cpu',
+    LOG_LEVEL: settings.logLevel ?? 'info',
+    ...settings.s3Env,
+  };
+  const optional: Array<[string, number | undefined]> = [
+    ['REVMOD_BATCH_SIZE', settings.batchSize],
+    ['REVMOD_BATCH_MAX_WAIT_MS', settings.batchMaxWaitMs],
+    ['REVMOD_CONCURRENCY', settings.concurrency],
+    ['REVMOD_INTRA_OP_THREADS', settings.intraOpThreads],
+    ['REVMOD_LOCK_DURATION_MS', settings.lockDurationMs],
+    ['REVMOD_STALLED_INTERVAL_MS', settings.stalledIntervalMs],
+    ['REVMOD_MAX_STALLED_COUNT', settings.maxStalledCount],
+    ['REVMOD_SHUTDOWN_TIMEOUT_MS', settings.shutdownTimeoutMs],
+    ['REVMOD_MAX_BYTES', settings.maxBytes],
+  ];
+  for (const [name, value] of optional) if (value !== undefined) env[name] = String(value);
+  return { ...env, ...settings.extra };
+}

@@ -42,9 +42,18 @@ export const DEFAULTS = {
     preprocessMode: 'torchvision' as 'torchvision' | 'fast',
   },
   worker: {
-    /** Must cover the longest time a job can wait for its batch's inference; renewed every half. */
-    lockDurationMs: 60_000,
-    stalledIntervalMs: 30_000,
+    /**
+     * Job lock. BullMQ renews it every lockDuration/2 from a timer on the event loop, for every job
+     * held, whether it is fetching, waiting for its batch or being inferred (inference runs in its
+     * own thread). So it need not cover batch times (a batch of 32 is ~1 s on CPU); it must outlast
+     * the longest event-loop stall (preprocessing's JS loops on big images, GC) plus a Redis blip,
+     * else a live worker's jobs are taken over (harmless, verdict ids dedupe, but wasted work).
+     * After a crash its jobs wait up to lockDuration + 2 × stalledInterval (~60 s) to be taken over.
+     */
+    lockDurationMs: 30_000,
+    /** How often each worker looks for jobs whose lock expired (their worker died). */
+    stalledIntervalMs: 15_000,
+    /** Takeovers before a job fails for good: an image that crashes every worker ends in the failed list. */
     maxStalledCount: 2,
     attempts: 5,
     backoffMs: 2_000,

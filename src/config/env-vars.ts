@@ -2,7 +2,8 @@
  * Environment variables and the config field each sets. One table, so the README's configuration
  * section and the parser cannot drift apart.
  */
-export type EnvKind = 'string' | 'int' | 'number' | 'boolean' | 'list' | 'secret' | 'nullable-number';
+/** `secret-file`: the variable names a file whose content (one trailing newline dropped) is the secret. */
+export type EnvKind = 'string' | 'int' | 'number' | 'boolean' | 'list' | 'secret' | 'secret-file' | 'nullable-number';
 
 export interface EnvVarSpec {
   readonly name: string;
@@ -17,6 +18,7 @@ const v = (name: string, path: readonly [string, string], kind: EnvKind, help: s
 export const ENV_VARS: readonly EnvVarSpec[] = [
   v('REDIS_URL', ['redis', 'url'], 'string', 'Redis URL (redis:// or rediss:// for TLS).'),
   v('REDIS_PASSWORD', ['redis', 'password'], 'secret', 'Redis password (or put it in the URL).'),
+  v('REDIS_PASSWORD_FILE', ['redis', 'password'], 'secret-file', 'File holding the Redis password (a mounted secret), instead of REDIS_PASSWORD.'),
   v('REDIS_TLS', ['redis', 'tls'], 'boolean', 'Force TLS to Redis.'),
   v('REVMOD_QUEUE_PREFIX', ['redis', 'prefix'], 'string', 'BullMQ key prefix; `{revmod}` on Redis Cluster.'),
   v('REVMOD_QUEUE', ['queues', 'moderation'], 'string', 'Moderation (input) queue name.'),
@@ -27,6 +29,8 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   v('S3_FORCE_PATH_STYLE', ['s3', 'forcePathStyle'], 'boolean', 'Path-style addressing (MinIO needs it).'),
   v('S3_ACCESS_KEY_ID', ['s3', 'accessKeyId'], 'secret', 'Access key; unset to use the AWS default chain.'),
   v('S3_SECRET_ACCESS_KEY', ['s3', 'secretAccessKey'], 'secret', 'Secret key.'),
+  v('S3_ACCESS_KEY_ID_FILE', ['s3', 'accessKeyId'], 'secret-file', 'File holding the access key, instead of S3_ACCESS_KEY_ID.'),
+  v('S3_SECRET_ACCESS_KEY_FILE', ['s3', 'secretAccessKey'], 'secret-file', 'File holding the secret key, instead of S3_SECRET_ACCESS_KEY.'),
   v('S3_CONNECT_TIMEOUT_MS', ['s3', 'connectTimeoutMs'], 'int', 'TCP connect timeout.'),
   v('S3_REQUEST_TIMEOUT_MS', ['s3', 'requestTimeoutMs'], 'int', 'Whole GetObject timeout.'),
   v('REVMOD_ALLOWED_BUCKETS', ['s3', 'allowedBuckets'], 'list', 'Comma-separated bucket allow-list; empty allows all.'),
@@ -43,7 +47,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   v('REVMOD_VIOLATE_THRESHOLD', ['policy', 'violateThreshold'], 'number', 'violate score ≥ this → review (card default 0.7).'),
   v('REVMOD_CONFIDENCE_THRESHOLD', ['policy', 'confidenceThreshold'], 'number', 'max score < this → review (card default 0.7).'),
   v('REVMOD_BLOCK_THRESHOLD', ['policy', 'blockThreshold'], 'nullable-number', 'violate score ≥ this → block; `off` disables.'),
-  v('REVMOD_LOCK_DURATION_MS', ['worker', 'lockDurationMs'], 'int', 'BullMQ job lock; must exceed a batch wait + inference.'),
+  v('REVMOD_LOCK_DURATION_MS', ['worker', 'lockDurationMs'], 'int', 'BullMQ job lock, renewed every half; must outlast event-loop stalls and Redis blips.'),
   v('REVMOD_STALLED_INTERVAL_MS', ['worker', 'stalledIntervalMs'], 'int', 'How often stalled jobs (dead workers) are reclaimed.'),
   v('REVMOD_MAX_STALLED_COUNT', ['worker', 'maxStalledCount'], 'int', 'Stalls before a job fails (poison-image guard).'),
   v('REVMOD_ATTEMPTS', ['worker', 'attempts'], 'int', 'Attempts for transient failures (set at submit).'),

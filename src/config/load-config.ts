@@ -1,4 +1,5 @@
 
+import { readFileSync } from 'node:fs';
 import { RevmodError } from '../errors';
 import { configSchema, type RevmodConfig, type RevmodConfigInput } from './config-schema';
 import { ENV_VARS, type EnvVarSpec } from './env-vars';
@@ -15,6 +16,8 @@ function parseEnvValue(spec: EnvVarSpec, raw: string): unknown {
     case 'string':
     case 'secret':
       return raw;
+    case 'secret-file':
+      return readSecretFile(spec, raw);
     case 'int':
       return /^-?\d+$/.test(trimmed) ? Number(trimmed) : bad('an integer');
     case 'number':
@@ -31,13 +34,33 @@ function parseEnvValue(spec: EnvVarSpec, raw: string): unknown {
   }
 }
 
+/** A secret from a file (Docker/Kubernetes secrets): its content with one trailing newline dropped. */
+function readSecretFile(spec: EnvVarSpec, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new RevmodError('CONFIG_INVALID', `${spec.name}: cannot read ${JSON.stringify(path)} (${reason})`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new RevmodError('CONFIG_INVALID', `${spec.name}: ${JSON.stringify(path)} is empty`);
+  return value;
+}
+
 /** Reads the variables of ENV_VARS that are set into a nested config input. */
 export function configInputFromEnv(env: Env = process.env): RevmodConfigInput {
   const out: Record<string, Record<string, unknown>> = {};
+  const setBy = new Map<string, string>();
   for (const spec of ENV_VARS) {
     const raw = env[spec.name];
     if (raw === undefined) continue;
     const [section, field] = spec.path;
+    const other = setBy.get(`${section}.${field}`);
+    if (other !== undefined) {
+      throw new RevmodError('CONFIG_INVALID', `${other} and ${spec.name} both set ${section}.${field}: set only one`);
+    }
+    setBy.set(`${section}.${field}`, spec.name);
     (out[section] ??= {})[field] = parseEnvValue(spec, raw);
   }
   return out as RevmodConfigInput;

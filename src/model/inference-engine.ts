@@ -187,6 +187,7 @@ export class InferenceEngine extends EventEmitter {
   async run(buffer: BatchBuffer, count: number): Promise<{ logits: Float32Array; inferMs: number }> {
     if (this.closed) throw new RevmodError('SHUTTING_DOWN', 'inference engine is closed');
     await this.start();
+    if (this.closed) throw new RevmodError('SHUTTING_DOWN', 'inference engine is closed');
     const worker = this.worker;
     if (!worker) throw new RevmodError('INFERENCE_FAILED', 'inference thread is not running');
     const id = this.nextId++;
@@ -204,8 +205,17 @@ export class InferenceEngine extends EventEmitter {
     this.worker?.postMessage(msg);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the thread. A batch being inferred is waited for first (up to `settleTimeoutMs`): a thread
+   * torn down while inside onnxruntime's run() aborts the whole process (the binding throws a C++
+   * exception when the call returns into a terminated thread), and so would process.exit().
+   */
+  async close(settleTimeoutMs = 10_000): Promise<void> {
     this.closed = true;
+    const deadline = Date.now() + settleTimeoutMs;
+    while (this.pending.size > 0 && this.worker !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const worker = this.worker;
     this.worker = undefined;
     for (const [id, p] of this.pending) {

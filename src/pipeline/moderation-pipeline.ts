@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { toRevmodError } from '../errors';
+import { RevmodError, toRevmodError } from '../errors';
 import type { InferenceEngine } from '../model/inference-engine';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { decide, softmax2, type PolicyThresholds } from '../policy';
@@ -49,6 +49,15 @@ interface BatchItem {
 }
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
+
+/**
+ * The error handed to BullMQ for a retry. Its message becomes the job's failedReason, so it starts
+ * with the stable code (`STORAGE_UNAVAILABLE: ...`), as invalid payloads' do: the failed list
+ * (dead letters, see queue/dead-letters.ts) then says why without parsing prose.
+ */
+function jobFailure(e: RevmodError): RevmodError {
+  return new RevmodError(e.code, `${e.code}: ${e.message}`, { cause: e });
+}
 
 /**
  * fetch → decode → micro-batch → infer → decide → publish, per job. A permanent problem with one
@@ -118,7 +127,7 @@ export class ModerationPipeline {
       const e = toRevmodError(err);
       this.o.observer?.onRetry?.(e.code);
       log.warn({ code: e.code, attempt }, `batch failed, job will be retried: ${e.message}`);
-      throw e;
+      throw jobFailure(e);
     }
   }
 
@@ -133,7 +142,7 @@ export class ModerationPipeline {
     if (e.retryable) {
       this.o.observer?.onRetry?.(e.code);
       log.warn({ code: e.code, attempt: base.attempt }, `transient failure, job will be retried: ${e.message}`);
-      throw e;
+      throw jobFailure(e);
     }
     const verdict: Verdict = {
       id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,

@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { RevmodError } from '../errors';
 import { CHANNELS, CROP_SIZE, RESIZE_SHORT_SIDE } from './constants';
 import { formatLabel, mapSharpError } from './map-sharp-error';
+import { pilBilinearResizeCrop, planResizeCrop } from './pil-resample';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess-options';
 import { describeContent, heifBrand, looksLikeSvg, magicFormat } from './sniff';
 
@@ -148,17 +149,19 @@ function validateOptions(options: PreprocessOptions): void {
  *    Animated GIF/WebP and multi-page TIFF: the first frame only, as PIL's `open()` gives.
  *    Greyscale, palette and 16-bit images become 8-bit RGB (16-bit is scaled to 8 bits; PIL would
  *    clip 16-bit greyscale to 255, a behaviour not copied here).
- * 3. Resize to torchvision's exact size (short side 256, long side int(256·long/short)) with the
- *    'linear' kernel (= PIL's antialiased BILINEAR) and `fastShrinkOnLoad: false` in 'torchvision'
- *    mode: WebP is then decoded at full size, and a JPEG is DCT-shrunk on load only so far that at
- *    least a 2× reduction is left to the kernel (sharp does that much whatever the option; decoding
- *    JPEGs at full size instead measured worse, as libvips then box-shrinks). 'fast' mode turns
- *    shrink-on-load fully on.
+ * 3. Resize to torchvision's exact size (short side 256, long side int(256·long/short)) with PIL's
+ *    antialiased BILINEAR filter. In 'torchvision' mode, where sharp would pre-shrink enough to blur
+ *    measurably (see `usePilResampler`: JPEGs with a 4–5× reduction, other rasters and CMYK from 4×),
+ *    the image is decoded at full size and resampled in JS by `pil-resample.ts`, bit-exact with
+ *    Pillow, computing only the crop; elsewhere sharp resizes with its 'linear' kernel (= PIL's
+ *    filter) and `fastShrinkOnLoad: false` (a JPEG is DCT-shrunk on load only so far that at least a
+ *    2× reduction is left to the kernel: sharp does that much whatever the option). 'fast' mode always
+ *    uses sharp with shrink-on-load fully on.
  * 4. Take the 224×224 crop at int(round((size − 224) / 2)) (Python's banker's rounding).
  *
  * Special cases reproduce PIL's colour handling: CMYK is read raw and converted with PIL's naive
- * formula (bit-exact), and images with alpha have it dropped at full size before resizing (sharp
- * would premultiply, blackening RGB under transparent pixels, which PIL keeps).
+ * formula (bit-exact), and images with alpha have it dropped before resizing (sharp would
+ * premultiply, blackening RGB under transparent pixels, which PIL keeps).
  *
  * EXIF orientation (autoOrient, default on): the image is resized in its stored orientation to the
  * transposed target size and the crop rectangle is mapped into that frame; only the 224×224 crop is
@@ -260,7 +263,9 @@ export async function preprocessImage(
   // 2–4. Decode, resize, crop (in stored orientation).
   let crop: Buffer;
   try {
-    if (meta.space === 'cmyk') {
+    if (options.mode === 'torchvision' && usePilResampler(format, meta.space === 'cmyk', storedW, storedH, storedResizedW, storedResizedH)) {
+      crop = await pilResampledCrop(bytes, inputOptions, meta.space, storedW, storedH, storedResizedW, storedResizedH, rect);
+    } else if (meta.space === 'cmyk') {
       crop = await cmykCrop(bytes, inputOptions, storedW, storedH, resize, extract, options);
     } else if (meta.hasAlpha) {
       // Drop alpha at full size first: a resize would premultiply and blacken RGB under alpha 0.
@@ -338,4 +343,96 @@ async function cmykCrop(
   }
   const rgb = pilCmykToRgb(full.data, width * height, full.info.channels);
   return rawRgbCrop(rgb, width, height, 3, resize, extract, options);
+}
+
+/**
+ * sharp's JPEG shrink-on-load factor with `fastShrinkOnLoad: false` (sharp's pipeline.cc): the
+ * largest of 8, 4, 2 that still leaves at least a 2× reduction for the resize kernel, from the smaller
+ * of the two axis shrinks.
+ */
+function sharpJpegShrinkOnLoad(shrink: number): number {
+  if (shrink >= 16) return 8;
+  if (shrink >= 8) return 4;
+  if (shrink >= 4) return 2;
+  return 1;
+}
+
+/**
+ * Whether 'torchvision' mode resizes with Pillow's resampler in JS (`pil-resample.ts`, bit-exact with
+ * the reference) instead of sharp. sharp's 'linear' resize is PIL's filter, but a reduction of 4× or
+ * more is pre-shrunk first — a JPEG by a 2×/4×/8× DCT shrink on load, any other (fully decoded) image
+ * by libvips' box shrink of floor(shrink / 2) — which blurs fine texture more than PIL's single
+ * antialiased pass; the more so, the closer to 2× the reduction left to the kernel. The exact path
+ * decodes at full size, so it is used where sharp is measurably off and the full decode is cheap.
+ *
+ * Rule (mean |Δ| in normalized units against the exact result, measured on four 12 MP photos
+ * re-encoded 1024–4032 px wide and on ../shared/parity; CPU ms per image, one stream, 2-core box):
+ * - JPEG (not CMYK): exact when sharp's DCT shrink would be 2× with less than 2.5× left, i.e. a shrink
+ *   of 4–5 (short side 1024–1279: 1440×1080, 1080×1080, 1280×960 …). sharp there: up to 0.0103
+ *   (parity path_1440x1080_q85.jpg, over the 0.01 bound), 0.009 on other textured photos. Cost: the
+ *   full decode plus ~4.5 ms of JS, 1440×1080 6.1 → 12.3 ms, 1080×1080 3.3 → 9.2, greyscale
+ *   1440×1080 3.9 → 6.9. Other JPEGs keep sharp: ≤ 0.0045 below 4×, ≤ 0.0058 at 5–8×, ≤ 0.0090 at
+ *   8–10× and 0.0040–0.0056 at 12 MP (11.8×), where the exact path would cost 3–3.5× (12 MP: 20 → 64 ms).
+ * - Other rasters (PNG, WebP, GIF, TIFF, AVIF) and CMYK JPEGs: exact whenever libvips would box-shrink
+ *   (shrink ≥ 4 on either axis). They are decoded at full size either way, so only the resampling
+ *   costs more: 1.2–1.6 MP WebP 21.1 → 24.3 ms, PNG with alpha 20.6 → 22.4, CMYK 16.5 → 16.5;
+ *   12 MP WebP 154 → 178. sharp there: up to 0.0136 on textured WebP/PNG (6–8×, box 3×), 0.0100 at 12 MP.
+ * - Below 4× sharp resizes in one pass (≤ 0.0045) and keeps doing it; so do 'fast' mode and SVG
+ *   (rendered at the target scale; no PIL counterpart).
+ */
+function usePilResampler(format: string, cmyk: boolean, width: number, height: number, outWidth: number, outHeight: number): boolean {
+  if (format === 'svg') return false;
+  const hshrink = width / outWidth;
+  const vshrink = height / outHeight;
+  if (format === 'jpeg' && !cmyk) {
+    const shrink = Math.min(hshrink, vshrink);
+    const onLoad = sharpJpegShrinkOnLoad(shrink);
+    return onLoad === 2 && shrink / onLoad < 2.5;
+  }
+  return Math.max(hshrink, vshrink) >= 4;
+}
+
+/**
+ * The exact path: decode at full size with sharp, keeping only the columns the crop reads but every
+ * row (so that truncated or damaged data anywhere is still detected, as on sharp's path), then
+ * Pillow's resampler for the crop alone. CMYK is read raw and converted with PIL's formula first;
+ * greyscale stays one band (resampled once, then replicated); an alpha band is read and ignored
+ * (PIL's convert('RGB') drops it, without compositing).
+ */
+async function pilResampledCrop(
+  bytes: Buffer,
+  inputOptions: sharp.SharpOptions,
+  space: string | undefined,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  rect: Rect,
+): Promise<Buffer> {
+  const plan = planResizeCrop(width, height, outWidth, outHeight, { left: rect.left, top: rect.top, width: CROP_SIZE, height: CROP_SIZE });
+  const region = { left: plan.source.left, top: 0, width: plan.source.width, height };
+  let pipeline = sharp(bytes, inputOptions);
+  if (region.width !== width) pipeline = pipeline.extract(region);
+  const cmyk = space === 'cmyk';
+  if (cmyk) pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
+  else if (space === 'b-w') pipeline = pipeline.toColourspace('b-w');
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  const [minChannels, maxChannels] = cmyk ? [4, 5] : [1, 4];
+  if (info.width !== region.width || info.height !== region.height || info.channels < minChannels || info.channels > maxChannels) {
+    throw new RevmodError(
+      'INTERNAL',
+      `unexpected raw decode ${info.width}×${info.height}×${info.channels} of a ${region.width}×${region.height} region`,
+    );
+  }
+  const source = cmyk
+    ? { data: pilCmykToRgb(data, region.width * region.height, info.channels), channels: 3, rect: region }
+    : { data, channels: info.channels, rect: region };
+  const out = Buffer.allocUnsafe(CROP_BYTES);
+  try {
+    pilBilinearResizeCrop(source, plan, out);
+  } catch (err) {
+    // Only a broken invariant or a failed allocation can land here: never the image's fault.
+    throw new RevmodError('INTERNAL', `resampling failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return out;
 }

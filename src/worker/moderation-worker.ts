@@ -46,6 +46,7 @@ export class ModerationWorker {
   private publisher: VerdictPublisher | undefined;
   private store: ObjectStore | undefined;
   private pipeline: ModerationPipeline | undefined;
+  private inferenceStopped = false;
   model: LoadedModel | undefined;
   engineInfo: EngineInfo | undefined;
   thresholds: PolicyThresholds | undefined;
@@ -99,6 +100,9 @@ export class ModerationWorker {
       thresholds: this.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${this.engineInfo.provider}`);
     if (!card.trained) log.warn('the model card says this model is UNTRAINED: its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
+    if (config.s3.allowedBuckets.length === 0) {
+      log.warn('no bucket allow-list: jobs may name any bucket these S3 credentials can read; set REVMOD_ALLOWED_BUCKETS');
+    }
 
     this.connection = createRedisConnection(config, 'worker');
     this.connection.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
@@ -152,9 +156,11 @@ export class ModerationWorker {
     const log = this.deps.logger;
     let forced = false;
     const graceful = (async () => {
-      const closing = this.worker?.close();
+      // Stop fetching and wait for every job already taken. Jobs still fetching or decoding join a
+      // batch later: closing the batcher first would refuse them (SHUTTING_DOWN), handing them back
+      // with an attempt used. Partial batches leave on their own after batch.maxWaitMs.
+      await this.worker?.close();
       await this.pipeline?.drain();
-      await closing;
     })();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
@@ -163,6 +169,7 @@ export class ModerationWorker {
       deadline,
     ]);
     clearTimeout(timer);
+    if (this.inferenceStopped) forced = true; // stopInference() cut the drain short
     if (outcome === 'timeout') {
       forced = true;
       log.warn({ timeoutMs }, 'drain deadline passed; closing now, unfinished jobs will be taken over when their locks expire');
@@ -175,5 +182,15 @@ export class ModerationWorker {
     this.stateValue = 'closed';
     log.info({ forced }, 'worker closed');
     return { forced };
+  }
+
+  /**
+   * For a forced exit (a second signal): stops the inference thread, waiting only for the batch it
+   * is running (≤ `timeoutMs`), so that process.exit() does not abort inside onnxruntime. Jobs not
+   * finished keep their locks and are taken over by another worker when those expire.
+   */
+  async stopInference(timeoutMs = 5_000): Promise<void> {
+    this.inferenceStopped = true;
+    await this.engine?.close(timeoutMs);
   }
 }

@@ -1,0 +1,98 @@
+import { Queue, type Job, type JobType } from 'bullmq';
+import type { RevmodConfig } from '../../src/config';
+import type { ModerationJobData, Verdict } from '../../src/queue/types';
+import { spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../../bench/chaos/worker-process';
+
+/** Polls `probe` until it returns a value (not undefined); throws after `timeoutMs` naming `what`. */
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+const ALL_STATES: JobType[] = ['completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'waiting-children'];
+
+/** The moderation and results queues of a config, read directly (what ops would look at). */
+export class QueueInspector {
+  readonly moderation: Queue<ModerationJobData, Verdict>;
+  readonly results: Queue<Verdict>;
+
+  constructor(config: RevmodConfig) {
+    const opts = { connection: { url: config.redis.url, maxRetriesPerRequest: null }, prefix: config.redis.prefix };
+    this.moderation = new Queue<ModerationJobData, Verdict>(config.queues.moderation, opts);
+    this.results = new Queue<Verdict>(config.queues.results, opts);
+    // Connection errors during a Redis restart are expected: the queues reconnect.
+    this.moderation.on('error', () => undefined);
+    this.results.on('error', () => undefined);
+  }
+
+  counts(): Promise<Record<string, number>> {
+    return this.moderation.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized');
+  }
+
+  async activeIds(): Promise<string[]> {
+    return (await this.moderation.getActive(0, -1)).map((j) => j.id!);
+  }
+
+  async resultJobs(): Promise<Array<Job<Verdict>>> {
+    return this.results.getJobs(ALL_STATES, 0, -1);
+  }
+
+  /**
+   * Exactly-once ledger: every submitted id has one verdict job on the results queue, there is no
+   * other, and no id was delivered twice to the consumer.
+   */
+  async ledger(submittedIds: readonly string[], delivered: readonly Verdict[]): Promise<{
+    missing: string[]; unexpected: string[]; duplicateResultJobs: string[]; duplicateDeliveries: string[]; resultCount: number;
+  }> {
+    const jobs = await this.resultJobs();
+    const ids = jobs.map((j) => j.id!);
+    const submitted = new Set(submittedIds);
+    const seen = new Set<string>();
+    const duplicateResultJobs = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
+    const deliveries = new Map<string, number>();
+    for (const v of delivered) deliveries.set(v.id, (deliveries.get(v.id) ?? 0) + 1);
+    return {
+      missing: submittedIds.filter((id) => !seen.has(id)),
+      unexpected: [...seen].filter((id) => !submitted.has(id)),
+      duplicateResultJobs,
+      duplicateDeliveries: [...deliveries].filter(([, n]) => n > 1).map(([id]) => id),
+      resultCount: ids.length,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.moderation.close(), this.results.close()]);
+  }
+}
+
+/** Worker processes started by a test file; `destroyAll` in afterAll kills whatever is left. */
+export class WorkerFleet {
+  readonly all: WorkerProcess[] = [];
+
+  constructor(private readonly base: WorkerSettings) {}
+
+  start(name: string, overrides: Partial<WorkerSettings> = {}): WorkerProcess {
+    const worker = spawnWorker({ name, env: workerEnv({ ...this.base, ...overrides }) });
+    this.all.push(worker);
+    return worker;
+  }
+
+  async destroyAll(): Promise<void> {
+    await Promise.all(this.all.map((w) => w.destroy()));
+  }
+
+  /** The last output of every worker, for a failure message. */
+  tails(n = 15): string {
+    return this.all.map((w) => `--- ${w.name} (pid ${w.pid}, ${w.alive ? 'alive' : 'exited'})\n${w.tail(n)}`).join('\n');
+  }
+}
+
+/** `host:pid` as verdicts name their worker. */
+export function workerIdOf(worker: WorkerProcess): RegExp {
+  return new RegExp(`:${worker.pid}$`);
+}

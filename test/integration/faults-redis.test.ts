@@ -1,0 +1,91 @@
+import { defaultModelPath } from '../../src/model/ensure-model';
+import { ModerationClient } from '../../src/queue/moderation-client';
+import { PersistentRedis } from '../../bench/chaos/redis-process';
+import * as fixtures from '../fixtures/hostile-images';
+import { QueueInspector, waitUntil, WorkerFleet } from '../helpers/fault-harness';
+import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { testConfig, uniquePrefix } from '../helpers/test-config';
+import { VerdictCollector } from '../helpers/worker-harness';
+
+const BUCKET = 'reviews-redis';
+const BEFORE = 48;
+const DURING = 8;
+const AFTER = 24;
+
+/**
+ * Redis restarted mid-run (a Redis of its own with the append-only file on, stopped with SIGTERM and
+ * started again on the same port and directory): the worker process, the producer SDK and the
+ * verdict consumer reconnect by themselves, and every job submitted before, during and after the
+ * restart gets exactly one verdict.
+ */
+describe('Redis restarted in the middle of a run', () => {
+  const prefix = uniquePrefix('redis');
+  let redis: PersistentRedis;
+  let s3: S3TestServer;
+  let fleet: WorkerFleet;
+  let client: ModerationClient;
+  let collector: VerdictCollector;
+  let inspector: QueueInspector;
+
+  beforeAll(async () => {
+    redis = await PersistentRedis.start();
+    s3 = await startS3TestServer();
+    await s3.createBucket(BUCKET);
+    const photo = await fixtures.plainJpeg(800, 600);
+    await Promise.all(Array.from({ length: BEFORE + DURING + AFTER }, (_, i) => s3.put(BUCKET, `photos/${i}.jpg`, photo)));
+    const config = testConfig({ redis: { url: redis.url, prefix }, s3: s3.s3Config, worker: { attempts: 5, backoffMs: 500 } });
+    fleet = new WorkerFleet({
+      redisUrl: redis.url, prefix,
+      s3Env: { S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
+      modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
+      lockDurationMs: 10_000, stalledIntervalMs: 5_000,
+    });
+    collector = new VerdictCollector(config);
+    client = new ModerationClient({ config });
+    client.queue.on('error', () => undefined); // connection errors while Redis is down are expected
+    inspector = new QueueInspector(config);
+  }, 60_000);
+
+  afterAll(async () => {
+    await fleet?.destroyAll();
+    await client?.close();
+    await collector?.close();
+    await inspector?.close();
+    await s3?.close();
+    await redis?.destroy(); // the whole server (and its directory) was this file's own
+  });
+
+  it('reconnects worker, SDK and consumer; every job submitted before, during and after gets one verdict', async () => {
+    const worker = fleet.start('worker');
+    await worker.ready();
+    const request = (i: number) => ({ bucket: BUCKET, key: `photos/${i}.jpg` });
+    const submitted = (await client.submitBulk(Array.from({ length: BEFORE }, (_, i) => request(i)))).map((r) => r.jobId);
+
+    await waitUntil('verdicts out and jobs active', async () =>
+      (collector.verdicts.length >= 8 && (await inspector.activeIds()).length > 0 ? true : undefined), 60_000, 20);
+    await redis.stop();
+    const verdictsAtStop = collector.verdicts.length;
+    expect(verdictsAtStop).toBeLessThan(BEFORE);
+
+    // Submitted while Redis is down: the SDK queues the commands and sends them on reconnect.
+    const during = client.submitBulk(Array.from({ length: DURING }, (_, i) => request(BEFORE + i)));
+    await new Promise((r) => setTimeout(r, 1_500)); // the outage
+    await redis.start();
+    submitted.push(...(await during).map((r) => r.jobId));
+    submitted.push(...(await client.submitBulk(Array.from({ length: AFTER }, (_, i) => request(BEFORE + DURING + i)))).map((r) => r.jobId));
+
+    const total = BEFORE + DURING + AFTER;
+    try {
+      await collector.waitFor(total, 90_000);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: total });
+    expect(await inspector.counts()).toMatchObject({ completed: total, failed: 0, active: 0, waiting: 0, delayed: 0 });
+    expect(collector.verdicts.every((v) => v.error === undefined)).toBe(true);
+    expect(worker.alive).toBe(true); // the same process, reconnected
+    expect(worker.grep('redis connection error').length).toBeGreaterThan(0);
+  }, 150_000);
+});
