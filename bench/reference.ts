@@ -11,7 +11,7 @@ import { cardPathFor } from '../src/model/model-card';
 import { generatedModelCard } from '../src/model/ensure-model';
 import type { Cleanups } from './infra';
 import { freePort } from './infra';
-import { sleep } from './measure';
+import { machineBusyMs, pidCpuMs, sleep } from './measure';
 
 export const PYTHON = '/usr/bin/python3';
 
@@ -67,6 +67,8 @@ export function revmodCardForReference(onnxPath: string, cleanups: Cleanups): st
 
 export interface ReferenceServer {
   readonly url: string;
+  /** The python process (serve-seed.sh execs it). */
+  readonly pid: number | undefined;
   readonly logFile: string;
   stop(): Promise<void>;
 }
@@ -125,7 +127,7 @@ export async function startReferenceServer(referenceDir: string, cleanups: Clean
     if (Date.now() > deadline) throw new Error(`the reference server did not answer on port ${port}:\n${tail(logFile)}`);
     await sleep(250);
   }
-  return { url: `http://127.0.0.1:${port}/predict`, logFile, stop };
+  return { url: `http://127.0.0.1:${port}/predict`, pid: child.pid, logFile, stop };
 }
 
 function tail(file: string): string {
@@ -151,20 +153,71 @@ export interface LoadRun {
   readonly p50_ms_by_class: Record<string, number>;
 }
 
-/** Runs load.py against the server on a folder of images. */
-export async function runLoad(referenceDir: string, url: string, imagesDir: string, count: number, concurrency: readonly number[], repeat = 1): Promise<LoadRun[]> {
+/** CPU spent while load.py ran, warm-up requests included. */
+export interface LoadCpu {
+  readonly requests: number;
+  readonly wallMs: number;
+  readonly serverMs: number;
+  readonly clientMs: number;
+  /** Busy CPU of the whole machine. */
+  readonly machineMs: number;
+}
+
+export interface LoadResult {
+  readonly runs: LoadRun[];
+  readonly cpu: LoadCpu;
+}
+
+// load.py run through runpy, so that its own CPU time can be read at the end (resource.getrusage).
+const LOAD_WRAPPER = [
+  'import resource, runpy, sys',
+  'sys.argv = sys.argv[1:]',
+  'try:',
+  "    runpy.run_path(sys.argv[0], run_name='__main__')",
+  'finally:',
+  '    r = resource.getrusage(resource.RUSAGE_SELF)',
+  "    sys.stderr.write('LOAD_CPU_MS %f\\n' % ((r.ru_utime + r.ru_stime) * 1000))",
+].join('\n');
+
+/** Runs load.py against the server on a folder of images, measuring the server's and its own CPU. */
+export async function runLoad(
+  referenceDir: string,
+  server: ReferenceServer,
+  imagesDir: string,
+  o: { count: number; concurrency: readonly number[]; repeat?: number; warmup?: number },
+): Promise<LoadResult> {
   const outDir = mkdtempSync(join(tmpdir(), 'revmod-bench-load-'));
   const jsonOut = join(outDir, 'load.json');
+  const repeat = o.repeat ?? 1;
+  const warmup = o.warmup ?? 4;
   try {
-    const args = [join(referenceDir, 'load.py'), '--url', url, '--dir', imagesDir, '--count', String(count),
-      '--concurrency', ...concurrency.map(String), '--repeat', String(repeat), '--json-out', jsonOut];
+    const args = ['-c', LOAD_WRAPPER, join(referenceDir, 'load.py'), '--url', server.url, '--dir', imagesDir, '--count', String(o.count),
+      '--concurrency', ...o.concurrency.map(String), '--repeat', String(repeat), '--warmup', String(warmup), '--json-out', jsonOut];
+    const server0 = pidCpuMs(server.pid);
+    const machine0 = machineBusyMs();
+    const t0 = performance.now();
+    let clientMs = Number.NaN;
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(PYTHON, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawn(PYTHON, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => {
+        const m = /LOAD_CPU_MS ([\d.]+)/.exec(chunk);
+        if (m) clientMs = Number(m[1]);
+        const rest = chunk.replace(/LOAD_CPU_MS [\d.]+\n?/, '');
+        if (rest) process.stderr.write(rest);
+      });
       child.once('error', reject);
       child.once('exit', (c) => resolve(c ?? 1));
     });
+    const cpu: LoadCpu = {
+      requests: warmup + o.count * o.concurrency.length * repeat,
+      wallMs: performance.now() - t0,
+      serverMs: pidCpuMs(server.pid) - server0,
+      clientMs,
+      machineMs: machineBusyMs() - machine0,
+    };
     if (code !== 0) throw new Error(`load.py exited with code ${code}`);
-    return JSON.parse(readFileSync(jsonOut, 'utf8')) as LoadRun[];
+    return { runs: JSON.parse(readFileSync(jsonOut, 'utf8')) as LoadRun[], cpu };
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }

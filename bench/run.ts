@@ -14,7 +14,7 @@ import { Harness, type BurstResult } from './end-to-end';
 import { SIZE_CLASSES, loadImages, type BenchImage, type SizeClass } from './images';
 import { Cleanups, deletePrefix, ensureRedis, machineInfo, uniquePrefix } from './infra';
 import { mib } from './measure';
-import { ensureReferenceOnnx, linkFolder, pythonHasTorch, referenceCacheDir, revmodCardForReference, runLoad, startReferenceServer } from './reference';
+import { ensureReferenceOnnx, linkFolder, pythonHasTorch, referenceCacheDir, revmodCardForReference, runLoad, startReferenceServer, type LoadResult, type ReferenceServer } from './reference';
 import { medianRun, renderBench, renderSoak, writeReport, type BenchResults, type ReferenceResults, type RunSettings, type SoakResults } from './report';
 import { startS3Server } from './s3-server';
 import { benchInference, benchPreprocess, measureParity, stageBound, type PreprocessResult } from './stages';
@@ -30,14 +30,14 @@ const HELP = `usage: npm run bench -- [options]        (npm run soak -- [options
 
   --images DIR            photos to use (default ../shared/images), cycled in name order
   --count N               images per end-to-end burst (default 300)
-  --repeat N              end-to-end bursts; the table reports each and the median (default 3)
+  --repeat N              end-to-end bursts, each followed by a turn of the reference (default 3)
   --class-count N         images per size-class burst, 0 to skip (default 96)
   --low-load-count N      one-at-a-time submits of ~1 MP photos, 0 to skip (default 40)
+  --other-mode-count N    one more burst with the other preprocess mode, 0 to skip (default 300)
   --reference / --no-reference
                           run the reference server side by side (default: on when /usr/bin/python3 imports torch);
                           revmod then loads the reference's seed-0 ONNX export (like for like)
   --reference-count N     requests per load.py run (default 150)
-  --reference-repeat N    load.py --repeat (default 1)
   --reference-threads N   TORCH_THREADS for the reference (default: unset, as the tutorial runs it)
   --model PATH            ONNX model with its card (default: the reference export, else the generated seed-0 ResNet18)
   --batch N  --max-wait MS  --concurrency N  --intra-op N  --mode torchvision|fast
@@ -56,10 +56,10 @@ function parse() {
       repeat: { type: 'string', default: '3' },
       'class-count': { type: 'string', default: '96' },
       'low-load-count': { type: 'string', default: '40' },
+      'other-mode-count': { type: 'string', default: '300' },
       reference: { type: 'boolean' },
       'no-reference': { type: 'boolean' },
       'reference-count': { type: 'string', default: '150' },
-      'reference-repeat': { type: 'string', default: '1' },
       'reference-threads': { type: 'string' },
       model: { type: 'string' },
       batch: { type: 'string' },
@@ -93,9 +93,9 @@ function parse() {
     repeat: int('repeat', values.repeat, 1)!,
     classCount: int('class-count', values['class-count'])!,
     lowLoadCount: int('low-load-count', values['low-load-count'])!,
+    otherModeCount: int('other-mode-count', values['other-mode-count'])!,
     reference: values['no-reference'] ? false : values.reference,
     referenceCount: int('reference-count', values['reference-count'], 1)!,
-    referenceRepeat: int('reference-repeat', values['reference-repeat'], 1)!,
     referenceThreads: int('reference-threads', values['reference-threads'], 1),
     model: values.model,
     batch: int('batch', values.batch, 1),
@@ -252,18 +252,49 @@ async function bench(o: Options, cleanups: Cleanups): Promise<void> {
   log('parity');
   const parity = await measureParity(resolve(SHARED, 'parity'), o.imagesDir, prepOptions);
 
-  // End to end.
+  // End to end, and the reference server in turns with it: each burst is followed by the
+  // reference's load runs, so that both see the same moment of a shared machine. Neither does any
+  // work while the other runs (an idle worker waits in a blocking Redis call; Flask waits in accept).
   const harness = new Harness({ config, bucket: BUCKET, s3Pid });
   cleanups.add('worker', () => harness.close());
   await harness.start();
   log(`worker ready (${harness.modelName} on ${harness.provider}); warm-up`);
   await harness.burst('warm-up', images, 2 * config.batch.size);
+  const referenceDir = resolve(SHARED, 'reference');
+  let server: ReferenceServer | undefined;
+  let referenceSkipped = model.skipped;
+  if (model.reference) {
+    try {
+      log(`reference server: starting ${resolve(referenceDir, 'serve-seed.sh')} (model in ${referenceCacheDir()})`);
+      server = await startReferenceServer(referenceDir, cleanups, o.referenceThreads);
+    } catch (err) {
+      referenceSkipped = `failed to start: ${(err as Error).message}`;
+      log(`reference ${referenceSkipped}`);
+    }
+  }
+  const referenceTurns: LoadResult[] = [];
+  const referenceTurn = async (label: string, dir: string, count: number, concurrency: readonly number[], warmup: number): Promise<LoadResult | undefined> => {
+    if (!server) return undefined;
+    try {
+      const r = await runLoad(referenceDir, server, dir, { count, concurrency, warmup });
+      log(`reference ${label}: ${r.runs.map((x) => `c=${x.concurrency} ${x.images_per_s.toFixed(1)} img/s p50 ${x.p50_ms.toFixed(0)} ms`).join(', ')}`);
+      return r;
+    } catch (err) {
+      referenceSkipped = `load.py failed: ${(err as Error).message}`;
+      log(`reference ${referenceSkipped}`);
+      await server.stop();
+      server = undefined;
+      return undefined;
+    }
+  };
   const e2e: BurstResult[] = [];
   for (let i = 0; i < o.repeat; i++) {
     const r = await harness.burst(`burst ${i + 1}`, images, o.count);
-    log(`end to end ${i + 1}/${o.repeat}: ${r.imagesPerS.toFixed(1)} img/s, mean batch ${r.meanBatch.toFixed(1)}, errors ${r.errors}`);
+    log(`end to end ${i + 1}/${o.repeat}: ${r.imagesPerS.toFixed(1)} img/s, mean batch ${r.meanBatch.toFixed(1)}, errors ${r.errors}, cores elsewhere ${r.coresElsewhere.toFixed(2)}`);
     if (r.errors > 0) log(`  errors: ${r.errorSamples.join('; ')}`);
     e2e.push(r);
+    const ref = await referenceTurn(`turn ${i + 1}/${o.repeat}`, o.imagesDir, o.referenceCount, [1, 4], i === 0 ? 4 : 0);
+    if (ref) referenceTurns.push(ref);
   }
   const byClass: BurstResult[] = [];
   if (o.classCount > 0) {
@@ -275,35 +306,41 @@ async function bench(o: Options, cleanups: Cleanups): Promise<void> {
   }
   const lowLoadSet = ofClass('~1 MP').length > 0 ? ofClass('~1 MP') : images;
   let lowLoad: BurstResult | undefined;
+  let referenceLow: LoadResult | undefined;
   if (o.lowLoadCount > 0) {
     lowLoad = await harness.oneAtATime('low load', lowLoadSet, o.lowLoadCount);
     log(`low load: p50 ${lowLoad.receivedMs.p50.toFixed(0)} ms, p95 ${lowLoad.receivedMs.p95.toFixed(0)} ms`);
+    if (server) referenceLow = await referenceTurn('low load', linkFolder(o.imagesDir, lowLoadSet.map((i) => i.name), cleanups), o.lowLoadCount, [1], 2);
   }
   const settings = settingsOf(config, harness, images, o.imagesDir);
   const peakRssMiB = harness.peakRssMiB;
   await harness.close();
+  await server?.stop();
 
-  // The reference server, after revmod has stopped (they would share the cores).
-  let reference: ReferenceResults | undefined;
-  let referenceSkipped = model.skipped;
-  if (model.reference) {
-    try {
-      log(`reference server: starting ${resolve(SHARED, 'reference/serve-seed.sh')} (model in ${referenceCacheDir()})`);
-      const server = await startReferenceServer(resolve(SHARED, 'reference'), cleanups, o.referenceThreads);
-      const runs = await runLoad(resolve(SHARED, 'reference'), server.url, o.imagesDir, o.referenceCount, [1, 4], o.referenceRepeat);
-      const lowDir = linkFolder(o.imagesDir, lowLoadSet.map((i) => i.name), cleanups);
-      const low = o.lowLoadCount > 0 ? await runLoad(resolve(SHARED, 'reference'), server.url, lowDir, o.lowLoadCount, [1], 1) : [];
-      await server.stop();
-      reference = { runs, lowLoad: low, torchThreads: o.referenceThreads !== undefined ? String(o.referenceThreads) : 'default (TORCH_THREADS unset)' };
-    } catch (err) {
-      referenceSkipped = `failed: ${(err as Error).message}`;
-      log(`reference ${referenceSkipped}`);
-    }
+  // The other preprocess mode, end to end (a worker of its own, same queues).
+  let otherMode: BurstResult | undefined;
+  if (o.otherModeCount > 0) {
+    const mode = config.model.preprocessMode === 'torchvision' ? 'fast' : 'torchvision';
+    const other = new Harness({ config: { ...config, model: { ...config.model, preprocessMode: mode } }, bucket: BUCKET, s3Pid });
+    cleanups.add(`worker (${mode})`, () => other.close());
+    await other.start();
+    await other.burst('warm-up', images, 2 * config.batch.size);
+    otherMode = await other.burst(`'${mode}' mode`, images, o.otherModeCount);
+    log(`'${mode}' mode end to end: ${otherMode.imagesPerS.toFixed(1)} img/s, CPU outside inference ${otherMode.outsideCpuMsPerImage.toFixed(1)} ms/img, cores elsewhere ${otherMode.coresElsewhere.toFixed(2)}`);
+    await other.close();
   }
+  const reference: ReferenceResults | undefined = referenceTurns.length > 0
+    ? {
+      turns: referenceTurns,
+      runs: referenceTurns.flatMap((t) => t.runs),
+      lowLoad: referenceLow?.runs ?? [],
+      torchThreads: o.referenceThreads !== undefined ? String(o.referenceThreads) : 'default (TORCH_THREADS unset)',
+    }
+    : undefined;
 
   const results: BenchResults = {
     settings, e2e, byClass, lowLoad, lowLoadImages: lowLoadSet.map((i) => `${i.width}×${i.height}`).filter((v, i, a) => a.indexOf(v) === i).join(', '),
-    peakRssMiB, inference, preprocess, mix, bound, parity, reference, ...(referenceSkipped ? { referenceSkipped } : {}),
+    peakRssMiB, inference, preprocess, mix, bound, parity, reference, otherMode, ...(referenceSkipped ? { referenceSkipped } : {}),
   };
   const text = renderBench(results);
   process.stdout.write(`\n${text}\n`);

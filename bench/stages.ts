@@ -190,7 +190,11 @@ export interface StageBound {
   readonly cpuBound: number;
   readonly inferAlone: number;
   readonly prepAlone: number;
-  /** min(cpuBound, inference alone, preprocessing alone). */
+  /**
+   * The CPU bound; on a GPU also no more than inference alone. (On CPU, inference alone already uses
+   * every core, so its rate is the CPU bound's special case without preprocessing; being a wall-clock
+   * rate it would only add a noisy neighbour's effect.)
+   */
   readonly bound: number;
 }
 
@@ -199,6 +203,6 @@ export function stageBound(cores: number, infer: InferenceResult, prep: Preproce
   return {
     cores, inferCpuMs: infer.cpuMsPerImage, prepCpuMs: prep.cpuMsPerImage, cpuBound,
     inferAlone: infer.imagesPerS, prepAlone: prep.imagesPerS,
-    bound: Math.min(cpuBound, infer.imagesPerS, prep.imagesPerS),
+    bound: infer.provider === 'cpu' ? cpuBound : Math.min(cpuBound, infer.imagesPerS),
   };
 }

@@ -58,6 +58,8 @@ export const configSchema = z.object({
     shutdownTimeoutMs: positiveInt.default(DEFAULTS.worker.shutdownTimeoutMs),
     retainCompletedSeconds: z.number().int().min(0).default(DEFAULTS.worker.retainCompletedSeconds),
     retainFailedSeconds: z.number().int().min(0).default(DEFAULTS.worker.retainFailedSeconds),
+    storageFailureThreshold: positiveInt.default(DEFAULTS.worker.storageFailureThreshold),
+    storagePauseMs: positiveInt.default(DEFAULTS.worker.storagePauseMs),
     concurrency: z.number().int().min(0).default(DEFAULTS.worker.concurrency),
     metricsPort: z.number().int().min(0).max(65535).optional(),
     metricsHost: z.string().min(1).default(DEFAULTS.worker.metricsHost),

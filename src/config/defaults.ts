@@ -61,6 +61,10 @@ export const DEFAULTS = {
     /** Keep finished moderation jobs this long: resubmitting the same key meanwhile is a no-op. */
     retainCompletedSeconds: 24 * 3600,
     retainFailedSeconds: 14 * 24 * 3600,
+    /** Storage failures in a row (no success between) that mean "S3 is down": intake pauses, attempts are kept. */
+    storageFailureThreshold: 5,
+    /** How long intake pauses each time the object store looks down. */
+    storagePauseMs: 5_000,
     /** Jobs in flight per worker; 0 means 2 × batch.size so the next batch fills during inference. */
     concurrency: 0,
     /** Interface of the worker's /metrics, /healthz, /readyz server (probes and scrapes come from outside). */

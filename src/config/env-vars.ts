@@ -55,6 +55,8 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   v('REVMOD_SHUTDOWN_TIMEOUT_MS', ['worker', 'shutdownTimeoutMs'], 'int', 'Drain deadline after SIGTERM.'),
   v('REVMOD_RETAIN_COMPLETED_S', ['worker', 'retainCompletedSeconds'], 'int', 'Keep completed jobs (dedupe window).'),
   v('REVMOD_RETAIN_FAILED_S', ['worker', 'retainFailedSeconds'], 'int', 'Keep failed jobs (dead-letter view).'),
+  v('REVMOD_STORAGE_FAILURE_THRESHOLD', ['worker', 'storageFailureThreshold'], 'int', 'Storage failures in a row that pause intake (outage: attempts are kept).'),
+  v('REVMOD_STORAGE_PAUSE_MS', ['worker', 'storagePauseMs'], 'int', 'Intake pause while the object store looks down.'),
   v('REVMOD_CONCURRENCY', ['worker', 'concurrency'], 'int', 'Jobs in flight; 0 = 2 × batch size.'),
   v('REVMOD_METRICS_PORT', ['worker', 'metricsPort'], 'int', 'Worker /metrics, /healthz, /readyz port; unset = off.'),
   v('REVMOD_METRICS_HOST', ['worker', 'metricsHost'], 'string', 'Interface the worker metrics/health server binds.'),

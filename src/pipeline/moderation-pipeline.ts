@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { RateLimitError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { RevmodError, toRevmodError } from '../errors';
 import type { InferenceEngine } from '../model/inference-engine';
@@ -13,6 +13,7 @@ import { validateRequest, type RequestLimits } from '../queue/validate-request';
 import type { ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
 import type { PipelineObserver } from './pipeline-observer';
+import type { StorageBreaker } from './storage-breaker';
 import type { VerdictPublisher } from './verdict-publisher';
 
 export interface ModelIdentity {
@@ -34,6 +35,10 @@ export interface PipelineOptions {
   readonly maxWaitMs: number;
   readonly logger: Logger;
   readonly observer?: PipelineObserver;
+  /** Object-store outage detection; see StorageBreaker. */
+  readonly storageBreaker?: StorageBreaker;
+  /** Pauses the queue's intake for a while (BullMQ's manual rate limit); used while storage is down. */
+  readonly pauseIntake?: (ms: number) => Promise<void>;
 }
 
 /** One decoded image waiting for its batch, with everything its verdict needs. */
@@ -111,6 +116,7 @@ export class ModerationPipeline {
       return this.failItem(base, err, { fetchMs: msSince(tFetch), decodeMs: 0 }, log);
     }
     const fetchMs = msSince(tFetch);
+    this.o.storageBreaker?.success();
 
     const tDecode = performance.now();
     let rgb: Uint8Array;
@@ -139,6 +145,14 @@ export class ModerationPipeline {
     log: Logger,
   ): Promise<Verdict> {
     const e = toRevmodError(err);
+    const breaker = this.o.storageBreaker;
+    if (breaker && this.o.pauseIntake && (e.code === 'STORAGE_UNAVAILABLE' || e.code === 'STORAGE_TIMEOUT') && breaker.failure()) {
+      // Storage is down for everyone: hand the job back without spending an attempt, and pause.
+      this.o.observer?.onRetry?.(e.code);
+      log.warn({ code: e.code, pauseMs: breaker.pauseMs }, `object store looks down (${breaker.threshold}+ failures in a row); pausing intake: ${e.message}`);
+      await this.o.pauseIntake(breaker.pauseMs);
+      throw new RateLimitError();
+    }
     if (e.retryable) {
       this.o.observer?.onRetry?.(e.code);
       log.warn({ code: e.code, attempt: base.attempt }, `transient failure, job will be retried: ${e.message}`);

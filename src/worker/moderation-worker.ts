@@ -7,6 +7,7 @@ import { InferenceEngine, type EngineInfo } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ModerationPipeline } from '../pipeline/moderation-pipeline';
 import type { PipelineObserver } from '../pipeline/pipeline-observer';
+import { StorageBreaker } from '../pipeline/storage-breaker';
 import { VerdictPublisher } from '../pipeline/verdict-publisher';
 import { validateThresholds, type PolicyThresholds } from '../policy';
 import { createRedisConnection } from '../queue/redis-connection';
@@ -121,6 +122,8 @@ export class ModerationWorker {
       maxWaitMs: config.batch.maxWaitMs,
       logger: log,
       ...(this.deps.observer ? { observer: this.deps.observer } : {}),
+      storageBreaker: new StorageBreaker(config.worker.storageFailureThreshold, config.worker.storagePauseMs),
+      pauseIntake: async (ms) => { await this.worker?.rateLimit(ms); },
     });
     const pipeline = this.pipeline;
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
@@ -131,6 +134,9 @@ export class ModerationWorker {
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.stalledIntervalMs,
       maxStalledCount: config.worker.maxStalledCount,
+      // No real limit: BullMQ honours a manual rateLimit() (the storage-outage pause) only when a
+      // limiter is configured.
+      limiter: { max: 1_000_000_000, duration: 1_000 },
       autorun: true,
     });
     this.worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));

@@ -34,6 +34,23 @@ export class QueueInspector {
     return this.moderation.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized');
   }
 
+  /**
+   * Counts once nothing moves any more: no moderation job waiting, delayed or active (so no verdict
+   * can still be published) and no verdict waiting for the consumer (so none can still be delivered).
+   * After `timeoutMs` it returns the counts as they are, for the assertion to show.
+   */
+  async settledCounts(timeoutMs = 15_000): Promise<Record<string, number>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const counts = await this.counts();
+      const pending = await this.results.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const busy = (counts.active ?? 0) + (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) +
+        Object.values(pending).reduce((a, b) => a + b, 0);
+      if (busy === 0 || Date.now() > deadline) return counts;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async activeIds(): Promise<string[]> {
     return (await this.moderation.getActive(0, -1)).map((j) => j.id!);
   }

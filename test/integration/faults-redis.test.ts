@@ -80,10 +80,10 @@ describe('Redis restarted in the middle of a run', () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
     }
-    await new Promise((r) => setTimeout(r, 300));
+    const counts = await inspector.settledCounts();
     const ledger = await inspector.ledger(submitted, collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: total });
-    expect(await inspector.counts()).toMatchObject({ completed: total, failed: 0, active: 0, waiting: 0, delayed: 0 });
+    expect(counts).toMatchObject({ completed: total, failed: 0, active: 0, waiting: 0, delayed: 0 });
     expect(collector.verdicts.every((v) => v.error === undefined)).toBe(true);
     expect(worker.alive).toBe(true); // the same process, reconnected
     expect(worker.grep('redis connection error').length).toBeGreaterThan(0);

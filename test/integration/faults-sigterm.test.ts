@@ -110,10 +110,10 @@ describe('a worker process stopped with SIGTERM', () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
     }
-    await new Promise((r) => setTimeout(r, 300));
+    const counts = await inspector.settledCounts();
     const ledger = await inspector.ledger(submitted, collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: JOBS });
-    expect(await inspector.counts()).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0, delayed: 0 });
+    expect(counts).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0, delayed: 0 });
     expect(collector.verdicts.every((v) => v.error === undefined)).toBe(true);
   }, 90_000);
 });

@@ -11,6 +11,7 @@ import type { ModerationJobData, SubmitRequest, Verdict } from '../../src/queue/
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import * as fixtures from '../fixtures/hostile-images';
 import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy';
+import { QueueInspector, waitUntil } from '../helpers/fault-harness';
 import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
@@ -49,16 +50,6 @@ async function connectionCounter(): Promise<{ port: number; count: () => number;
   return { port: address.port, count: () => connections, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('hostile and odd inputs through the whole pipeline (real Redis, real S3 server, probe model)', () => {
   const prefix = uniquePrefix('hostile');
   let s3: S3TestServer;
@@ -67,6 +58,7 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
   let worker: ModerationWorker;
   let client: ModerationClient;
   let collector: VerdictCollector;
+  let inspector: QueueInspector;
   let config: ReturnType<typeof testConfig>;
   const cases: Case[] = [];
 
@@ -115,12 +107,18 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
         expect: { scored: true, violate: isRed ? red : blue },
       });
     }
-    for (const [key, bytes, expect] of hostile) {
-      cases.push({ key, bytes: bytes === undefined ? undefined : await bytes, expect });
-      const mate = good.shift();
-      if (mate) cases.push(mate);
+    // Interleaved good, odd, error, good, odd, error...: odd images and good photos reach the
+    // batcher side by side, error objects between them.
+    const built: Case[] = [];
+    for (const [key, bytes, expect] of hostile) built.push({ key, bytes: bytes === undefined ? undefined : await bytes, expect });
+    const odd = built.filter((c) => 'scored' in c.expect);
+    const errors = built.filter((c) => 'code' in c.expect);
+    while (good.length + odd.length + errors.length > 0) {
+      for (const list of [good, odd, errors]) {
+        const next = list.shift();
+        if (next) cases.push(next);
+      }
     }
-    cases.push(...good);
     for (const c of cases) if (c.bytes !== undefined) await s3.put(BUCKET, c.key, c.bytes);
 
     config = testConfig({
@@ -135,11 +133,13 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
     worker = await startTestWorker(config);
     collector = new VerdictCollector(config);
     client = new ModerationClient({ config });
+    inspector = new QueueInspector(config);
   }, 120_000);
 
   afterAll(async () => {
     await client?.close();
     await collector?.close();
+    await inspector?.close();
     await worker?.close(10_000);
     await proxy?.close();
     await svgTarget?.close();
@@ -151,7 +151,8 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
     const requests: SubmitRequest[] = cases.map((c) => ({ bucket: BUCKET, key: c.key, meta: { case: c.key } }));
     const submitted = await client.submitBulk(requests);
     const verdicts = await collector.waitFor(cases.length, 60_000);
-    await new Promise((r) => setTimeout(r, 300)); // a duplicate, if any were published, would arrive now
+    const counts = await inspector.settledCounts(); // a duplicate, if any were published, has arrived by now
+    expect(counts).toMatchObject({ completed: cases.length, failed: 0, active: 0, waiting: 0, delayed: 0 });
     expect(verdicts).toHaveLength(cases.length);
     expect(new Set(verdicts.map((v) => v.id))).toEqual(new Set(submitted.map((s) => s.jobId)));
 
