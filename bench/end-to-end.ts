@@ -82,6 +82,12 @@ interface CpuDelta {
   readonly elu: number;
 }
 
+/** Keys (hence job ids) must never repeat within a run: a repeated one would be deduplicated. */
+let runCounter = 0;
+
+/** No verdict for this long means something is wrong: fail instead of hanging. */
+const STALL_MS = 120_000;
+
 /** A worker, a producer and a verdict consumer in this process (S3 and Redis are other processes). */
 export class Harness {
   private readonly waiting = new Map<string, (r: Received) => void>();
@@ -93,7 +99,6 @@ export class Harness {
   private client!: ModerationClient;
   private consumer!: VerdictConsumer;
   private redis: Redis | undefined;
-  private runCounter = 0;
 
   constructor(private readonly o: HarnessOptions) {}
 
@@ -168,7 +173,7 @@ export class Harness {
   }
 
   private requests(images: readonly BenchImage[], count: number, offset: number): Array<{ bucket: string; key: string }> {
-    const run = `run-${process.pid}-${++this.runCounter}`;
+    const run = `run-${process.pid}-${++runCounter}`;
     return Array.from({ length: count }, (_, i) => ({ bucket: this.o.bucket, key: aliasKey(run, i, cycled(images, offset + i)) }));
   }
 
@@ -187,13 +192,27 @@ export class Harness {
     return out;
   }
 
+  /** All verdicts; rejects when none arrives for STALL_MS. */
+  private watch(label: string, pending: ReadonlyArray<Promise<Received>>): Promise<Received[]> {
+    let done = 0;
+    let last = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setInterval(() => {
+        if (Date.now() - last > STALL_MS) reject(new Error(`${label}: no verdict for ${STALL_MS / 1000} s (${done}/${pending.length} received)`));
+      }, 1_000);
+    });
+    const all = Promise.all(pending.map((p) => p.then((r) => { done += 1; last = Date.now(); return r; })));
+    return Promise.race([all, stalled]).finally(() => clearInterval(timer));
+  }
+
   /** N images submitted at once; timed from the first submit to the last verdict received. */
   async burst(label: string, images: readonly BenchImage[], count: number): Promise<BurstResult> {
     this.batchLog = [];
     const requests = this.requests(images, count, 0);
     const cpu0 = await this.snapshot();
     const t0 = performance.now();
-    const received = await Promise.all(await this.submitAll(requests));
+    const received = await this.watch(label, await this.submitAll(requests));
     const wall = (performance.now() - t0) / 1000;
     return summarize(label, received, this.batchLog, wall, await this.since(cpu0));
   }
@@ -206,8 +225,7 @@ export class Harness {
     const cpu0 = await this.snapshot();
     const t0 = performance.now();
     for (const request of requests) {
-      const [one] = await this.submitAll([request]);
-      received.push(await one!);
+      received.push(...(await this.watch(label, await this.submitAll([request]))));
     }
     const wall = (performance.now() - t0) / 1000;
     return summarize(label, received, this.batchLog, wall, await this.since(cpu0));
@@ -237,7 +255,13 @@ export class Harness {
           });
         }
       }
-      if (done < count) await new Promise<void>((resolve) => { wake = resolve; });
+      if (done < count) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve, reject) => {
+          wake = resolve;
+          timer = setTimeout(() => reject(new Error(`soak: no verdict for ${STALL_MS / 1000} s (${done}/${count} received)`)), STALL_MS);
+        }).finally(() => clearTimeout(timer));
+      }
     }
     return { wallS: (performance.now() - t0) / 1000, errors };
   }

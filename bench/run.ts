@@ -84,6 +84,8 @@ function parse() {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
     return n;
   };
+  const stageSeconds = Number(values['stage-seconds']);
+  if (!(stageSeconds > 0)) throw new Error(`--stage-seconds must be a positive number, got ${values['stage-seconds']}`);
   const mode = values.mode;
   if (mode !== undefined && mode !== 'torchvision' && mode !== 'fast') throw new Error(`--mode must be torchvision or fast, got ${mode}`);
   return {
@@ -103,7 +105,7 @@ function parse() {
     concurrency: int('concurrency', values.concurrency),
     intraOp: int('intra-op', values['intra-op']),
     mode: mode as 'torchvision' | 'fast' | undefined,
-    stageSeconds: Number(values['stage-seconds']),
+    stageSeconds,
     soak: values.soak,
     e2eOnly: values['e2e-only'],
     soakCount: int('soak-count', values['soak-count'], 1)!,

@@ -32,7 +32,11 @@ export const DEFAULTS = {
   },
   batch: {
     size: 32,
-    maxWaitMs: 20,
+    /**
+     * Short on purpose: a lone upload should not wait for company. Under load batches still fill,
+     * because while two batches are in flight the next one keeps collecting (see MicroBatcher).
+     */
+    maxWaitMs: 2,
   },
   model: {
     path: 'models/revmod-resnet18-seed0.onnx',

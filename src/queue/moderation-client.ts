@@ -13,6 +13,11 @@ export interface ModerationClientOptions {
   readonly config?: RevmodConfigInput | RevmodConfig;
   /** An existing ioredis connection to share; by default the client opens (and closes) its own. */
   readonly connection?: Redis;
+  /**
+   * Connection errors (Redis down, reconnecting). Submits wait and retry meanwhile; a submit that
+   * cannot complete still rejects. Default: ignored (attach your logger here).
+   */
+  readonly onError?: (err: Error) => void;
 }
 
 export interface SubmitResult {
@@ -42,6 +47,8 @@ export class ModerationClient {
       connection: this.connection,
       prefix: this.config.redis.prefix,
     });
+    // Without a listener BullMQ prints every reconnection error to the console.
+    this.queue.on('error', options.onError ?? (() => undefined));
   }
 
   private toJob(request: SubmitRequest, index?: number): { name: string; data: ModerationJobData; jobId: string } {

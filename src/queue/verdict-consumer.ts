@@ -14,6 +14,8 @@ export interface VerdictConsumerOptions {
   readonly config?: RevmodConfigInput | RevmodConfig;
   /** A connection to use (it must have `maxRetriesPerRequest: null`); by default one is opened. */
   readonly connection?: Redis;
+  /** Connection errors while Redis is unreachable (the consumer reconnects by itself). Default: ignored. */
+  readonly onError?: (err: Error) => void;
 }
 
 /** A running consumer of verdicts; `close()` waits for handlers in flight. */
@@ -39,6 +41,7 @@ export function consumeVerdicts(options: VerdictConsumerOptions): VerdictConsume
     prefix: config.redis.prefix,
     concurrency: options.concurrency ?? 16,
   });
+  worker.on('error', options.onError ?? (() => undefined));
   return {
     worker,
     async close() {

@@ -19,8 +19,6 @@ export class VerdictCollector {
         this.waiters = this.waiters.filter((w) => (this.verdicts.length >= w.n ? (w.resolve(), false) : true));
       },
     });
-    // Connection errors while Redis restarts (fault tests) are expected; the consumer reconnects.
-    this.consumer.worker.on('error', () => undefined);
   }
 
   /** Resolves once `n` verdicts arrived; rejects after `timeoutMs` saying how many did. */
