@@ -7,6 +7,7 @@ module.exports = {
   testTimeout: 60_000,
   // Integration suites each start their own S3 server and worker threads; two cores run two files.
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };
 // The AWS SDK version is pinned (later releases need Node 22); its upgrade notice is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -50,6 +50,8 @@ export interface BenchResults {
   readonly parity: ParityRow[] | undefined;
   readonly reference: ReferenceResults | undefined;
   readonly referenceSkipped?: string;
+  /** The soak result already in the report file, if any (the soak is a separate run). */
+  readonly soakSummary?: { readonly warmMiB: number; readonly endMiB: number; readonly growthPct: number; readonly date: string };
 }
 
 export interface SoakResults {
@@ -188,7 +190,10 @@ export function renderBench(r: BenchResults): string {
       refLow ? `${f(p50, 0)} ms vs ${f(refLow.p50, 0)} ms: ${f(p50 / refLow.p50, 2)}×` : `${f(p50, 0)} ms (reference not run)`,
       refLow ? ok(p50 < refLow.p50) : '–']);
   }
-  targets.push(['Soak: RSS at the end within 10 % of RSS after warm-up', 'see "Soak" (`npm run soak`)', '–']);
+  const soak = r.soakSummary;
+  targets.push(['Soak: RSS at the end within 10 % of RSS after warm-up',
+    soak ? `${f(soak.warmMiB, 0)} → ${f(soak.endMiB, 0)} MiB (${soak.growthPct >= 0 ? '+' : ''}${f(soak.growthPct, 1)} %), \`npm run soak\` of ${soak.date}: see "Soak"` : 'not run yet: `npm run soak`',
+    soak ? ok(Math.abs(soak.growthPct) <= 10) : '–']);
   const cls = r.byClass.map((b) => `${b.label} ${f(b.outsideCpuMsPerImage)} ms`).join(', ');
   targets.push(['CPU ms per image outside inference, per size class', cls || '–', 'reported']);
   out.push(...table(['Target', 'Measured', ''], targets), '');
@@ -307,6 +312,17 @@ export function renderSoak(r: SoakResults): string {
   out.push(...table(['Images done', 'RSS MiB', 'V8 heap used MiB', 'img/s (since previous point)'],
     r.points.map((p) => [p.done, f(p.rssMiB, 0), f(p.heapMiB, 0), f(p.imagesPerS)])), '');
   return out.join('\n');
+}
+
+/** The figures of the soak section already in `file` (written by renderSoak). */
+export function previousSoakSummary(file: string): BenchResults['soakSummary'] {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  const section = text.slice(text.indexOf(SOAK_BEGIN));
+  const m = /RSS after warm-up \(\d+ images\): \*\*(\d+) MiB\*\*; at the end: \*\*(\d+) MiB\*\* \(([+-]?[\d.]+) %\)/.exec(section);
+  const date = /- Date: (\S+)/.exec(section)?.[1] ?? '?';
+  if (!m) return undefined;
+  return { warmMiB: Number(m[1]), endMiB: Number(m[2]), growthPct: Number(m[3]), date };
 }
 
 const SOAK_BEGIN = '<!-- soak:begin -->';

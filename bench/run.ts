@@ -15,7 +15,7 @@ import { SIZE_CLASSES, loadImages, type BenchImage, type SizeClass } from './ima
 import { Cleanups, deletePrefix, ensureRedis, machineInfo, uniquePrefix } from './infra';
 import { mib } from './measure';
 import { ensureReferenceOnnx, linkFolder, pythonHasTorch, referenceCacheDir, revmodCardForReference, runLoad, startReferenceServer, type LoadResult, type ReferenceServer } from './reference';
-import { medianRun, renderBench, renderSoak, writeReport, type BenchResults, type ReferenceResults, type RunSettings, type SoakResults } from './report';
+import { medianRun, previousSoakSummary, renderBench, renderSoak, writeReport, type BenchResults, type ReferenceResults, type RunSettings, type SoakResults } from './report';
 import { startS3Server } from './s3-server';
 import { benchInference, benchPreprocess, measureParity, stageBound, type PreprocessResult } from './stages';
 
@@ -48,46 +48,54 @@ const HELP = `usage: npm run bench -- [options]        (npm run soak -- [options
   --out FILE              report file (default docs/benchmarks.md); --no-write to only print
 `;
 
+class UsageError extends Error {}
+
 function parse() {
-  const { values } = parseArgs({
-    options: {
-      images: { type: 'string' },
-      count: { type: 'string', default: '300' },
-      repeat: { type: 'string', default: '3' },
-      'class-count': { type: 'string', default: '96' },
-      'low-load-count': { type: 'string', default: '40' },
-      'other-mode-count': { type: 'string', default: '300' },
-      reference: { type: 'boolean' },
-      'no-reference': { type: 'boolean' },
-      'reference-count': { type: 'string', default: '150' },
-      'reference-threads': { type: 'string' },
-      model: { type: 'string' },
-      batch: { type: 'string' },
-      'max-wait': { type: 'string' },
-      concurrency: { type: 'string' },
-      'intra-op': { type: 'string' },
-      mode: { type: 'string' },
-      'stage-seconds': { type: 'string', default: '1.5' },
-      soak: { type: 'boolean', default: false },
-      'e2e-only': { type: 'boolean', default: false },
-      'soak-count': { type: 'string', default: '20000' },
-      out: { type: 'string' },
-      'no-write': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        images: { type: 'string' },
+        count: { type: 'string', default: '300' },
+        repeat: { type: 'string', default: '3' },
+        'class-count': { type: 'string', default: '96' },
+        'low-load-count': { type: 'string', default: '40' },
+        'other-mode-count': { type: 'string', default: '300' },
+        reference: { type: 'boolean' },
+        'no-reference': { type: 'boolean' },
+        'reference-count': { type: 'string', default: '150' },
+        'reference-threads': { type: 'string' },
+        model: { type: 'string' },
+        batch: { type: 'string' },
+        'max-wait': { type: 'string' },
+        concurrency: { type: 'string' },
+        'intra-op': { type: 'string' },
+        mode: { type: 'string' },
+        'stage-seconds': { type: 'string', default: '1.5' },
+        soak: { type: 'boolean', default: false },
+        'e2e-only': { type: 'boolean', default: false },
+        'soak-count': { type: 'string', default: '20000' },
+        out: { type: 'string' },
+        'no-write': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values } = parsed;
   const int = (name: string, v: string | undefined, min = 0): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${v}`);
     return n;
   };
   const stageSeconds = Number(values['stage-seconds']);
-  if (!(stageSeconds > 0)) throw new Error(`--stage-seconds must be a positive number, got ${values['stage-seconds']}`);
+  if (!(stageSeconds > 0)) throw new UsageError(`--stage-seconds must be a positive number, got ${values['stage-seconds']}`);
   const mode = values.mode;
-  if (mode !== undefined && mode !== 'torchvision' && mode !== 'fast') throw new Error(`--mode must be torchvision or fast, got ${mode}`);
+  if (mode !== undefined && mode !== 'torchvision' && mode !== 'fast') throw new UsageError(`--mode must be torchvision or fast, got ${mode}`);
   return {
     help: values.help,
     imagesDir: resolve(values.images ?? resolve(SHARED, 'images')),
@@ -343,6 +351,7 @@ async function bench(o: Options, cleanups: Cleanups): Promise<void> {
   const results: BenchResults = {
     settings, e2e, byClass, lowLoad, lowLoadImages: lowLoadSet.map((i) => `${i.width}×${i.height}`).filter((v, i, a) => a.indexOf(v) === i).join(', '),
     peakRssMiB, inference, preprocess, mix, bound, parity, reference, otherMode, ...(referenceSkipped ? { referenceSkipped } : {}),
+    soakSummary: previousSoakSummary(o.out),
   };
   const text = renderBench(results);
   process.stdout.write(`\n${text}\n`);
@@ -410,6 +419,11 @@ async function soak(o: Options, cleanups: Cleanups): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`${err.message}\n(npm run bench -- --help for the options)\n`);
+    process.exitCode = 2;
+    return;
+  }
   process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
