@@ -1,9 +1,11 @@
-// Prints one plain closing line, "N passed, N failed[, N skipped]", that any CI log reader understands.
+// Prints one plain closing line, "N passed, N failed[, N skipped]", that any CI log reader
+// understands. Written at exit so that it comes after jest's own summary.
 class SummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
-    process.stderr.write(`\njest: ${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+    const line = `jest: ${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
+    process.once('exit', () => process.stderr.write(`${line}\n`));
   }
 }
 module.exports = SummaryReporter;
