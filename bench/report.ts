@@ -242,6 +242,13 @@ export function renderBench(r: BenchResults): string {
     `On a shared machine the bound scales with the cores left: during the median burst other processes (neither the S3 server nor Redis) kept ${f(unrelated, 2)} cores busy, leaving ${f(b.cores - unrelated, 2)}: ` +
       `bound ${f(availBound)} img/s, of which end to end reached **${pctOf(availFrac)}** (of the whole machine's bound: ${pctOf(frac)}).`,
     '',
+    `Where the difference goes (median burst, CPU per image): inference ${f(e.inferCpuMsPerImage)} ms end to end vs ${f(b.inferCpuMs)} ms alone (${f(e.inferCpuMsPerImage - b.inferCpuMs, 1)} ms: smaller batches, caches shared with decoding); ` +
+      `outside inference ${f(e.outsideCpuMsPerImage)} ms vs preprocessing alone ${f(b.prepCpuMs)} ms (${f(e.outsideCpuMsPerImage - b.prepCpuMs, 1)} ms: S3 client, BullMQ, publishing, this benchmark's producer and consumer); ` +
+      `the S3 server and Redis ${f(e.s3CpuMsPerImage + e.redisCpuMsPerImage)} ms on the same cores. ` +
+      (e.coresThisProcess + e.coresElsewhere >= 0.9 * b.cores
+        ? `The cores were busy (${f(e.coresThisProcess + e.coresElsewhere, 2)} of ${b.cores} during the burst): that overhead, not waiting, is what separates end to end from the bound.`
+        : `The cores were not all busy (${f(e.coresThisProcess + e.coresElsewhere, 2)} of ${b.cores} during the burst): part of the gap is stages waiting on each other.`),
+    '',
   );
 
   if (r.parity) {
