@@ -2,9 +2,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
-import { Redis } from 'ioredis';
+import { freePort } from '../src/dev/free-port';
+import { deletePrefix as deletePrefixAt } from '../src/dev/delete-prefix';
+import { redisAnswers } from '../src/dev/local-redis';
 import { sleep } from './measure';
 
 type Cleanup = () => Promise<void> | void;
@@ -39,31 +40,6 @@ export class Cleanups {
     };
     process.once('SIGINT', () => onSignal('SIGINT', 130));
     process.once('SIGTERM', () => onSignal('SIGTERM', 143));
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, connectTimeout: 1_000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
   }
 }
 
@@ -105,17 +81,7 @@ export function uniquePrefix(): string {
 
 /** Deletes every key under a BullMQ prefix. */
 export async function deletePrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deletePrefixAt(prefix, url);
 }
 
 export interface MachineInfo {
@@ -151,3 +117,4 @@ export function machineInfo(): MachineInfo {
   }
   return { cores, cpuModel, node: process.version, os, memGiB };
 }
+

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { cardPathFor } from '../src/model/model-card';
 import { generatedModelCard } from '../src/model/ensure-model';
 import type { Cleanups } from './infra';
-import { freePort } from './infra';
+import { freePort } from '../src/dev/free-port';
 import { machineBusyMs, pidCpuMs, sleep } from './measure';
 
 export const PYTHON = '/usr/bin/python3';

@@ -5,37 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-
-/** A free loopback TCP port (closed again, so a server can take it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function answers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, connectTimeout: 500 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    // Loading the AOF answers LOADING errors: only a PONG means ready.
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
+import { freePort } from '../../src/dev/free-port';
+import { redisAnswers } from '../../src/dev/local-redis';
 
 export class PersistentRedis {
   readonly url: string;
@@ -79,7 +52,7 @@ export class PersistentRedis {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (exitCode !== undefined) break;
-      if (await answers(this.url)) return;
+      if (await redisAnswers(this.url)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill('SIGKILL');
@@ -104,3 +77,4 @@ export class PersistentRedis {
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
+

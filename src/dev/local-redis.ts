@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 
-/** True when a Redis answers PING at `url` within ~1 s. */
-export async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, connectTimeout: 1_000 });
+/** True when a Redis answers PING at `url` within `connectTimeoutMs` (a loading Redis is not ready). */
+export async function redisAnswers(url: string, connectTimeoutMs = 1_000): Promise<boolean> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, connectTimeout: connectTimeoutMs });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
+    // Loading an AOF answers LOADING errors: only a PONG means ready.
     return (await redis.ping()) === 'PONG';
   } catch {
     return false;
