@@ -192,7 +192,7 @@ export function renderBench(r: BenchResults): string {
   }
   const soak = r.soakSummary;
   targets.push(['Soak: RSS at the end within 10 % of RSS after warm-up',
-    soak ? `${f(soak.warmMiB, 0)} → ${f(soak.endMiB, 0)} MiB (${soak.growthPct >= 0 ? '+' : ''}${f(soak.growthPct, 1)} %), \`npm run soak\` of ${soak.date}: see "Soak"` : 'not run yet: `npm run soak`',
+    soak ? `${f(soak.warmMiB, 0)} → ${f(soak.endMiB, 0)} MiB (${soak.growthPct >= 0 ? '+' : ''}${f(soak.growthPct, 1)} %), \`npm run bench:soak\` of ${soak.date}: see "Soak"` : 'not run yet: `npm run bench:soak`',
     soak ? ok(Math.abs(soak.growthPct) <= 10) : '–']);
   const cls = r.byClass.map((b) => `${b.label} ${f(b.outsideCpuMsPerImage)} ms`).join(', ');
   targets.push(['CPU ms per image outside inference, per size class', cls || '–', 'reported']);
@@ -355,12 +355,12 @@ export function writeReport(file: string, part: { bench?: string; soak?: string 
   const text = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench` (and its soak section by `npm run soak`); each run overwrites its section. See bench/ for how each figure is measured.',
+    'Written by `npm run bench` (and its soak section by `npm run bench:soak`); each run overwrites its section. See bench/ for how each figure is measured.',
     '',
     bench || '## Benchmark\n\nNot run yet: `npm run bench`.',
     '',
     SOAK_BEGIN,
-    soak || '## Soak\n\nNot run yet: `npm run soak` (20,000 images, about 15 minutes on 2 cores).',
+    soak || '## Soak\n\nNot run yet: `npm run bench:soak` (20,000 images, about 15 minutes on 2 cores).',
     SOAK_END,
     '',
   ].join('\n');

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — end-to-end throughput and latency of the worker on this machine, the stage
  * bounds, preprocessing parity, and the tutorial's reference server side by side; writes
- * docs/benchmarks.md. `npm run soak` (or `--soak`) — a long run watching RSS. `--help` for flags.
+ * docs/benchmarks.md. `npm run bench:soak` (or `--soak`) — a long run watching RSS. `--help` for flags.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -26,7 +26,7 @@ const REPO_ROOT = resolve(__dirname, '..');
 const SHARED = resolve(REPO_ROOT, '../shared');
 const BUCKET = 'revmod-bench';
 
-const HELP = `usage: npm run bench -- [options]        (npm run soak -- [options] for the soak)
+const HELP = `usage: npm run bench -- [options]        (npm run bench:soak -- [options] for the soak)
 
   --images DIR            photos to use (default ../shared/images), cycled in name order
   --count N               images per end-to-end burst (default 300)
