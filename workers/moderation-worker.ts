@@ -7,6 +7,9 @@ import { createLogger } from '../src/util/logger';
 import { onShutdownSignals } from '../src/util/shutdown';
 import { ModerationWorker } from '../src/worker/moderation-worker';
 
+// The AWS SDK is pinned to a release that supports Node 20; its notice about later releases is noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(): Promise<void> {
   let config;
   try {
