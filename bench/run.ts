@@ -28,7 +28,7 @@ const BUCKET = 'revmod-bench';
 
 const HELP = `usage: npm run bench -- [options]        (npm run bench:soak -- [options] for the soak)
 
-  --images DIR            photos to use (default ../shared/images), cycled in name order
+  --images DIR            photos to use (default ../shared/images, else samples/), cycled in name order
   --count N               images per end-to-end burst (default 300)
   --repeat N              end-to-end bursts, each followed by a turn of the reference (default 3)
   --class-count N         images per size-class burst, 0 to skip (default 96)
@@ -98,7 +98,8 @@ function parse() {
   if (mode !== undefined && mode !== 'torchvision' && mode !== 'fast') throw new UsageError(`--mode must be torchvision or fast, got ${mode}`);
   return {
     help: values.help,
-    imagesDir: resolve(values.images ?? resolve(SHARED, 'images')),
+    // ../shared/images beside the checkout when present, else the photos shipped in samples/.
+    imagesDir: resolve(values.images ?? (existsSync(resolve(SHARED, 'images')) ? resolve(SHARED, 'images') : resolve(REPO_ROOT, 'samples'))),
     count: int('count', values.count, 1)!,
     repeat: int('repeat', values.repeat, 1)!,
     classCount: int('class-count', values['class-count'])!,
