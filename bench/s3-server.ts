@@ -5,6 +5,7 @@
  * `node --require tsx/cjs bench/s3-server.ts DIR` prints `{"port":N}` and serves until its
  * stdin closes or it gets SIGTERM.
  */
+import { LOCAL_S3_CREDENTIALS } from '../src/dev/local-s3';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const CREDENTIALS = LOCAL_S3_CREDENTIALS;
 
 export interface BenchS3 {
   readonly endpoint: string;

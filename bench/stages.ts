@@ -2,6 +2,7 @@
  * Stage bounds: inference alone and preprocessing alone, on the same images and with the same
  * settings as the end-to-end run, plus preprocessing parity with the reference tensors.
  */
+import { isExifRotation, readParityManifest, readReferenceTensor, tensorDiff } from '../src/dev/parity-reference';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceEngine } from '../src/model/inference-engine';
@@ -134,23 +135,6 @@ export interface ParityRow {
   readonly fast: { mean: number; max: number };
 }
 
-interface ManifestEntry {
-  readonly image: string;
-  readonly tensor_file: string;
-  readonly exif_orientation: number | null;
-}
-
-function compare(a: Float32Array, b: Float32Array): { mean: number; max: number } {
-  let sum = 0;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { mean: sum / a.length, max };
-}
-
 /**
  * Mean/max absolute difference (normalized tensor units; one 8-bit level ≈ 0.0174) against the
  * reference tensors of `parityDir`, for the manifest entries without a rotating EXIF orientation
@@ -159,21 +143,17 @@ function compare(a: Float32Array, b: Float32Array): { mean: number; max: number 
 export async function measureParity(parityDir: string, imagesDir: string, base: PreprocessOptions): Promise<ParityRow[] | undefined> {
   const manifestPath = join(parityDir, 'MANIFEST.json');
   if (!existsSync(manifestPath)) return undefined;
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { entries: ManifestEntry[] };
   const rows: ParityRow[] = [];
   const tensor = new Float32Array(TENSOR_FLOATS_PER_IMAGE);
-  for (const entry of manifest.entries) {
-    const o = entry.exif_orientation;
-    if (o !== null && o >= 2 && o <= 8) continue;
+  for (const entry of readParityManifest(parityDir)) {
+    if (isExifRotation(entry.exif_orientation)) continue;
     const imagePath = join(imagesDir, entry.image);
     if (!existsSync(imagePath)) continue;
     const bytes = readFileSync(imagePath);
-    const raw = readFileSync(join(parityDir, entry.tensor_file));
-    const reference = new Float32Array(TENSOR_FLOATS_PER_IMAGE);
-    for (let i = 0; i < reference.length; i++) reference[i] = raw.readFloatLE(i * 4);
+    const reference = readReferenceTensor(parityDir, entry);
     const diff = async (mode: PreprocessOptions['mode']) => {
       writeNormalizedChw((await preprocessImage(bytes, { ...base, mode })).rgb, tensor, 0);
-      return compare(tensor, reference);
+      return tensorDiff(tensor, reference);
     };
     rows.push({ image: entry.image, torchvision: await diff('torchvision'), fast: await diff('fast') });
   }

@@ -3,6 +3,7 @@
  * same port and directory, to play an object store outage. `stop()` drops open connections too, as
  * a crashed or unplugged server would.
  */
+import { LOCAL_S3_CREDENTIALS } from '../../src/dev/local-s3';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -18,7 +19,6 @@ interface S3rverInstance {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => S3rverInstance;
 
-export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 export class RestartableS3 {
   readonly client: S3Client;
@@ -26,7 +26,7 @@ export class RestartableS3 {
 
   private constructor(readonly port: number, readonly directory: string) {
     this.client = new S3Client({
-      endpoint: this.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS,
+      endpoint: this.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS,
       requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
     });
   }
@@ -51,14 +51,14 @@ export class RestartableS3 {
 
   /** The `s3` section of a worker or test config. */
   get s3Config(): { endpoint: string; forcePathStyle: true; accessKeyId: string; secretAccessKey: string; region: string } {
-    return { endpoint: this.endpoint, forcePathStyle: true, ...S3RVER_CREDENTIALS, region: 'us-east-1' };
+    return { endpoint: this.endpoint, forcePathStyle: true, ...LOCAL_S3_CREDENTIALS, region: 'us-east-1' };
   }
 
   /** The environment variables a worker process needs for this server. */
   get env(): Record<string, string> {
     return {
       S3_ENDPOINT: this.endpoint, S3_FORCE_PATH_STYLE: 'true', S3_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
     };
   }
 

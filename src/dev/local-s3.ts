@@ -8,8 +8,13 @@ export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S
 
 export interface LocalS3 {
   readonly endpoint: string;
+  readonly port: number;
   readonly client: S3Client;
-  put(bucket: string, key: string, body: Buffer): Promise<void>;
+  /** The `s3` config section a worker or client needs for this server. */
+  readonly s3Config: { endpoint: string; forcePathStyle: true; accessKeyId: string; secretAccessKey: string; region: string };
+  /** The same, as environment variables for a worker process. */
+  readonly env: Record<string, string>;
+  put(bucket: string, key: string, body: Buffer, contentType?: string): Promise<void>;
   createBucket(bucket: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -26,19 +31,26 @@ export async function startLocalS3(port = 0): Promise<LocalS3> {
   const server = new S3rver({ address: '127.0.0.1', port, directory, silent: true });
   const info = await server.run();
   const endpoint = `http://127.0.0.1:${info.port}`;
+  const region = 'us-east-1';
   const client = new S3Client({
-    endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS,
+    endpoint, region, forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS,
     // Without this a streamed body is stored with aws-chunked framing by s3rver.
     requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
   });
   return {
     endpoint,
+    port: info.port,
     client,
+    s3Config: { endpoint, forcePathStyle: true, region, ...LOCAL_S3_CREDENTIALS },
+    env: {
+      S3_ENDPOINT: endpoint, S3_FORCE_PATH_STYLE: 'true', S3_REGION: region,
+      S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    },
     async createBucket(bucket) {
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
     },
-    async put(bucket, key, body) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    async put(bucket, key, body, contentType = 'application/octet-stream') {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
     },
     async stop() {
       client.destroy();

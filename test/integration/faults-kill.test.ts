@@ -33,7 +33,7 @@ describe('a worker killed with SIGKILL mid-batch', () => {
     config = testConfig({ redis: { prefix }, s3: s3.s3Config, worker: { attempts: 3, backoffMs: 500 } });
     fleet = new WorkerFleet({
       redisUrl: TEST_REDIS_URL, prefix,
-      s3Env: { S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
+      s3Env: s3.env,
       modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
       lockDurationMs: LOCK_MS, stalledIntervalMs: STALLED_MS,
     });

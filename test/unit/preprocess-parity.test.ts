@@ -11,20 +11,14 @@ import { centreCropOffset, preprocessImage, torchvisionResizeSize } from '../../
 import { writeNormalizedChw } from '../../src/preprocess/normalize';
 import { pilBilinearResizeCrop, planResizeCrop } from '../../src/preprocess/pil-resample';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from '../../src/preprocess/preprocess-options';
+import { isExifRotation, readParityManifest, readReferenceTensor, tensorDiff, type ParityEntry } from '../../src/dev/parity-reference';
 import { testPattern } from '../fixtures/hostile-images';
 
 const SHARED = path.resolve(__dirname, '../../../shared');
 
-interface ManifestEntry {
-  readonly image: string;
-  readonly tensor_file: string;
-  readonly exif_orientation: number | null;
-  readonly source_mode: string;
-  readonly stored_size_wh: [number, number];
-}
-const manifest = JSON.parse(readFileSync(path.join(SHARED, 'parity/MANIFEST.json'), 'utf8')) as { entries: ManifestEntry[] };
-const isRotation = (o: number | null): boolean => o !== null && o >= 2 && o <= 8;
-const plainEntries = manifest.entries.filter((e) => !isRotation(e.exif_orientation));
+const PARITY = path.join(SHARED, 'parity');
+const entries = readParityManifest(PARITY);
+const plainEntries = entries.filter((e) => !isExifRotation(e.exif_orientation));
 
 /** Per-image bounds in the 'torchvision' mode, for every image (the product requirement). */
 const MEAN_BOUND = 0.01;
@@ -33,29 +27,10 @@ const MAX_BOUND = 0.5;
 const FAST_MEAN_BOUND = 0.02;
 const FAST_MAX_BOUND = 0.6;
 
-function loadReference(entry: ManifestEntry): Float32Array {
-  const bytes = readFileSync(path.join(SHARED, 'parity', entry.tensor_file));
-  expect(bytes.length).toBe(TENSOR_FLOATS_PER_IMAGE * 4);
-  const out = new Float32Array(TENSOR_FLOATS_PER_IMAGE);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
-  return out;
-}
-
 function tensorOf(rgb: Uint8Array): Float32Array {
   const t = new Float32Array(TENSOR_FLOATS_PER_IMAGE);
   writeNormalizedChw(rgb, t, 0);
   return t;
-}
-
-function compare(a: Float32Array, b: Float32Array): { mean: number; max: number } {
-  let sum = 0;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { mean: sum / a.length, max };
 }
 
 function maxLevelDiff(a: Uint8Array, b: Uint8Array): number {
@@ -94,11 +69,11 @@ describe('preprocess parity with torchvision (../shared/parity)', () => {
 
   test.each(plainEntries.map((e) => [e.image, e] as const))('%s', async (_name, entry) => {
     const bytes = readFileSync(path.join(SHARED, 'images', entry.image));
-    const reference = loadReference(entry);
+    const reference = readReferenceTensor(PARITY, entry);
     const exact = await preprocessImage(bytes, options('torchvision'));
     const fast = await preprocessImage(bytes, options('fast'));
-    const e = compare(tensorOf(exact.rgb), reference);
-    const f = compare(tensorOf(fast.rgb), reference);
+    const e = tensorDiff(tensorOf(exact.rgb), reference);
+    const f = tensorDiff(tensorOf(fast.rgb), reference);
     rows.push(`${entry.image.padEnd(52)} ${fmt(e).padEnd(25)} ${fmt(f)}`);
 
     expect(exact.rgb.length).toBe(CROP_SIZE * CROP_SIZE * 3);
@@ -110,16 +85,16 @@ describe('preprocess parity with torchvision (../shared/parity)', () => {
     expect(f.max).toBeLessThanOrEqual(FAST_MAX_BOUND);
   });
 
-  const rotated = manifest.entries.filter((e) => e.exif_orientation === 6 && e.stored_size_wh[0] === 4032);
+  const rotated = entries.filter((e) => e.exif_orientation === 6 && e.stored_size_wh[0] === 4032);
 
   test('the EXIF-6 12 MP photo: with autoOrient off it matches the reference (which ignores EXIF)', async () => {
     expect(rotated.length).toBe(1);
     const entry = rotated[0]!;
     const bytes = readFileSync(path.join(SHARED, 'images', entry.image));
-    const reference = loadReference(entry);
+    const reference = readReferenceTensor(PARITY, entry);
     const r = await preprocessImage(bytes, options('torchvision', false));
-    const d = compare(tensorOf(r.rgb), reference);
-    const f = compare(tensorOf((await preprocessImage(bytes, options('fast', false))).rgb), reference);
+    const d = tensorDiff(tensorOf(r.rgb), reference);
+    const f = tensorDiff(tensorOf((await preprocessImage(bytes, options('fast', false))).rgb), reference);
     rows.push(`${`${entry.image} (autoOrient off)`.padEnd(52)} ${fmt(d).padEnd(25)} ${fmt(f)}`);
     expect(f.mean).toBeLessThanOrEqual(FAST_MEAN_BOUND);
     expect(f.max).toBeLessThanOrEqual(FAST_MAX_BOUND);
@@ -140,15 +115,15 @@ describe('preprocess parity with torchvision (../shared/parity)', () => {
     const exact = await preprocessImage(bytes, options('torchvision'));
     const fast = await preprocessImage(bytes, options('fast'));
     expect([exact.width, exact.height, exact.orientation]).toEqual([3024, 4032, 6]);
-    const e = compare(tensorOf(exact.rgb), expected);
-    const f = compare(tensorOf(fast.rgb), expected);
+    const e = tensorDiff(tensorOf(exact.rgb), expected);
+    const f = tensorDiff(tensorOf(fast.rgb), expected);
     rows.push(`${`${entry.image} (upright)`.padEnd(52)} ${fmt(e).padEnd(25)} ${fmt(f)}`);
     expect(e.mean).toBeLessThanOrEqual(MEAN_BOUND);
     expect(e.max).toBeLessThanOrEqual(MAX_BOUND);
     expect(f.mean).toBeLessThanOrEqual(FAST_MEAN_BOUND);
     expect(f.max).toBeLessThanOrEqual(FAST_MAX_BOUND);
     // And it is not the sideways picture.
-    expect(compare(tensorOf(exact.rgb), loadReference(entry)).mean).toBeGreaterThan(0.2);
+    expect(tensorDiff(tensorOf(exact.rgb), readReferenceTensor(PARITY, entry)).mean).toBeGreaterThan(0.2);
   });
 
   test('the PIL resampler used for the upright reference reproduces reference tensors bit-exactly', async () => {
@@ -156,7 +131,7 @@ describe('preprocess parity with torchvision (../shared/parity)', () => {
       const entry = plainEntries.find((e) => e.image === name)!;
       const bytes = readFileSync(path.join(SHARED, 'images', entry.image));
       const full = await sharp(bytes, { ignoreIcc: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const d = compare(tensorOf(pilReferenceCrop(full.data, full.info.width, full.info.height)), loadReference(entry));
+      const d = tensorDiff(tensorOf(pilReferenceCrop(full.data, full.info.width, full.info.height)), readReferenceTensor(PARITY, entry));
       expect([name, d.max]).toEqual([name, 0]);
     }
   });
@@ -167,7 +142,7 @@ describe('preprocess parity with torchvision (../shared/parity)', () => {
     async (name) => {
       const entry = plainEntries.find((e) => e.image === name)!;
       const r = await preprocessImage(readFileSync(path.join(SHARED, 'images', name)), options('torchvision'));
-      expect(compare(tensorOf(r.rgb), loadReference(entry)).max).toBe(0);
+      expect(tensorDiff(tensorOf(r.rgb), readReferenceTensor(PARITY, entry)).max).toBe(0);
     },
   );
 });
@@ -193,7 +168,7 @@ describe.each([
     expect([r.width, r.height]).toEqual(transposed ? [H, W] : [W, H]);
     expect([upright.info.width, upright.info.height]).toEqual([r.width, r.height]);
     expect(maxLevelDiff(r.rgb, expected)).toBeLessThanOrEqual(tolerance);
-    const d = compare(tensorOf(r.rgb), tensorOf(expected));
+    const d = tensorDiff(tensorOf(r.rgb), tensorOf(expected));
     expect(d.mean).toBeLessThanOrEqual(MEAN_BOUND);
 
     // autoOrient off: the stored frame, whatever the tag says.
