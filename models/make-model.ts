@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ensureModel, type ModelKind, modelParamCount } from '../src/model/ensure-model';
+import { ensureModel, type ModelKind, modelParamCount } from '../tools/model-gen/ensure-model';
 
 const USAGE = 'usage: npm run model -- [--kind resnet18|probe] [--out PATH] [--seed N] [--force]';
 

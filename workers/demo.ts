@@ -1,7 +1,7 @@
 // Demo entry: runs the whole job locally on embedded defaults (see README "Quick start").
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { DEFAULT_DEMO_OPTIONS, runDemo } from '../src/dev/run-demo';
+import { DEFAULT_DEMO_OPTIONS, runDemo } from '../tools/demo/run-demo';
 import { createLogger } from '../src/util/logger';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
 import { threadEntry } from '../util/thread-entry';
 import type { ExecutionProviderChoice, FromThread, ToThread } from './inference-protocol';

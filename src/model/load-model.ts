@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { cardPathFor, loadModelCard, type ModelCard } from './model-card';
 
 export interface LoadedModel {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { DEFAULT_THRESHOLDS } from '../policy';
 import { CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_SHORT_SIDE } from '../preprocess/constants';
 

@@ -1,7 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchStats, PipelineObserver } from '../pipeline/pipeline-observer';
-import type { ErrorCode } from '../errors';
-import type { Verdict } from '../queue/types';
+import type { ErrorCode, Verdict } from '@revmod/client';
 import { BUCKETS } from './metric-buckets';
 
 /** Options of {@link createWorkerMetrics}; every field has a default in WORKER_METRICS_DEFAULTS. */

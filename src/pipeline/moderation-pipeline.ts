@@ -2,14 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimitError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { RevmodError, toRevmodError } from '../errors';
+import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ModerationJobData, type Verdict, type VerdictModel, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
 import type { InferenceEngine } from '../model/inference-engine';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { decide, softmax2, type PolicyThresholds } from '../policy';
 import { preprocessImage, writeNormalizedChw, type PreprocessOptions } from '../preprocess';
 import { TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
-import type { ModerationJobData, Verdict, VerdictModel, VerdictTimings } from '../queue/types';
-import { validateRequest, type RequestLimits } from '../queue/validate-request';
 import type { ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
 import type { PipelineObserver } from './pipeline-observer';
@@ -159,7 +157,7 @@ export class ModerationPipeline {
       throw jobFailure(e);
     }
     const verdict: Verdict = {
-      id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,
+      schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,
       decision: 'review', label: null, scores: null, reasons: ['error'],
       model: this.modelOf(this.o.engine.info?.provider ?? 'none'),
       timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0),
@@ -199,7 +197,7 @@ export class ModerationPipeline {
       const { decision, label, reasons } = decide(scores, this.o.thresholds);
       const batchWaitMs = Math.round((startedAt - item.enqueuedAt) * 10) / 10;
       return {
-        id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
+        schemaVersion: VERDICT_SCHEMA_VERSION, id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
         decision, label, scores, reasons, model,
         timings: this.timings(item.data, item.queueMs, item.fetchMs, item.decodeMs, batchWaitMs, Math.round(inferMs * 10) / 10),
         batch: { id: batchId, size: items.length },

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { CHANNELS, CROP_SIZE, RESIZE_SHORT_SIDE } from './constants';
 import { formatLabel, mapSharpError } from './map-sharp-error';
 import { pilBilinearResizeCrop, planResizeCrop } from './pil-resample';

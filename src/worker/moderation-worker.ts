@@ -2,7 +2,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RevmodConfig } from '../config';
-import { RevmodError } from '../errors';
+import { RevmodError, createRedisConnection, type ModerationJobData, type Verdict } from '@revmod/client';
 import { InferenceEngine, type EngineInfo } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ModerationPipeline } from '../pipeline/moderation-pipeline';
@@ -10,8 +10,6 @@ import type { PipelineObserver } from '../pipeline/pipeline-observer';
 import { StorageBreaker } from '../pipeline/storage-breaker';
 import { VerdictPublisher } from '../pipeline/verdict-publisher';
 import { validateThresholds, type PolicyThresholds } from '../policy';
-import { createRedisConnection } from '../queue/redis-connection';
-import type { ModerationJobData, Verdict } from '../queue/types';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
@@ -101,7 +99,7 @@ export class ModerationWorker {
       thresholds: this.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${this.engineInfo.provider}`);
     if (!card.trained) log.warn('the model card says this model is UNTRAINED: its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
-    if (config.s3.allowedBuckets.length === 0) {
+    if (config.requests.allowedBuckets.length === 0) {
       log.warn('no bucket allow-list: jobs may name any bucket these S3 credentials can read; set REVMOD_ALLOWED_BUCKETS');
     }
 
@@ -116,7 +114,7 @@ export class ModerationWorker {
       model: { name: card.name, version: card.version, sha256 },
       thresholds: this.thresholds,
       preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode, autoOrient: card.preprocessing.autoOrient },
-      requestLimits: { allowedBuckets: config.s3.allowedBuckets, maxMetaBytes: config.limits.maxMetaBytes },
+      requestLimits: config.requests,
       maxBytes: config.limits.maxBytes,
       batchSize: config.batch.size,
       maxWaitMs: config.batch.maxWaitMs,

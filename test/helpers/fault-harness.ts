@@ -1,7 +1,7 @@
 import { Queue, type Job, type JobType } from 'bullmq';
 import type { RevmodConfig } from '../../src/config';
-import type { ModerationJobData, Verdict } from '../../src/queue/types';
-import { spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../../bench/chaos/worker-process';
+import type { ModerationJobData, Verdict } from '@revmod/client';
+import { spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../../tools/chaos/worker-process';
 
 /** Polls `probe` until it returns a value (not undefined); throws after `timeoutMs` naming `what`. */
 export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 50): Promise<T> {

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultModelPath } from '../../src/model/ensure-model';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import { InferenceEngine } from '../../src/model/inference-engine';
 import { checkModelIo } from '../../src/model/model-io';
-import { probeViolateScore } from '../../src/model/probe-graph';
+import { probeViolateScore } from '../../tools/model-gen/probe-graph';
 import { TENSOR_FLOATS_PER_IMAGE, IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
 
 const probe = defaultModelPath('probe');

@@ -11,7 +11,7 @@ import { centreCropOffset, preprocessImage, torchvisionResizeSize } from '../../
 import { writeNormalizedChw } from '../../src/preprocess/normalize';
 import { pilBilinearResizeCrop, planResizeCrop } from '../../src/preprocess/pil-resample';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from '../../src/preprocess/preprocess-options';
-import { isExifRotation, readParityManifest, readReferenceTensor, tensorDiff, type ParityEntry } from '../../src/dev/parity-reference';
+import { isExifRotation, readParityManifest, readReferenceTensor, tensorDiff, type ParityEntry } from '../../tools/dev/parity-reference';
 import { testPattern } from '../fixtures/hostile-images';
 
 const SHARED = path.resolve(__dirname, '../../../shared');
