@@ -17,6 +17,7 @@ import { ModerationClient, type ModerationJobData, type SubmitRequest, type Verd
 import { RedisServer } from '../dev/redis-server';
 import { S3Server } from '../dev/s3-server';
 import { SeededRandom } from '../dev/seeded-random';
+import { verdictLedger } from '../chaos/verdict-ledger';
 import { soakObjects, type SoakObject } from '../chaos/soak-objects';
 import { REPO_ROOT, spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../chaos/worker-process';
 
@@ -374,16 +375,10 @@ async function run(o: Options, cleanups: Teardown): Promise<number> {
 
   // The figures, from the queues.
   const resultJobs: Array<Job<Verdict>> = await results.getJobs(ALL_STATES, 0, -1);
-  const verdictById = new Map<string, Verdict>();
-  const seen = new Set<string>();
-  let duplicatesPublished = 0;
-  for (const j of resultJobs) {
-    if (seen.has(j.id!)) duplicatesPublished++;
-    seen.add(j.id!);
-    verdictById.set(j.id!, j.data);
-  }
-  const submittedSet = new Set(submitted);
-  const unexpectedVerdicts = [...seen].filter((id) => !submittedSet.has(id)).length;
+  const verdictById = new Map<string, Verdict>(resultJobs.map((j) => [j.id!, j.data]));
+  const ledger = verdictLedger(submitted, resultJobs.map((j) => j.id!), [...deliveries].flatMap(([id, n]) => Array<string>(n).fill(id)));
+  const duplicatesPublished = ledger.duplicateResultJobs.length;
+  const unexpectedVerdicts = ledger.unexpected.length;
 
   const stateOf = new Map<string, string>();
   const stalledOf = new Map<string, number>();
@@ -421,7 +416,7 @@ async function run(o: Options, cleanups: Teardown): Promise<number> {
       if (wrongExamples.length < 10) wrongExamples.push(`${verdict.key}: expected ${want ?? 'a scored verdict'}, got ${got ?? 'a scored verdict'}${verdict.error ? ` (${verdict.error.message})` : ''}`);
     }
   }
-  const deliveredTwice = [...deliveries.values()].filter((n) => n > 1).length;
+  const deliveredTwice = ledger.duplicateDeliveries.length;
   let takenOverAfterKill = 0;
   const counted = new Set<string>();
   for (const f of faults) {
