@@ -7,7 +7,7 @@ import { defaultModelPath } from '../../src/model/ensure-model';
 import type { BatchStats } from '../../src/pipeline/pipeline-observer';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
-import { sharedImages } from '../helpers/shared-images';
+import { testPhotos } from '../helpers/shared-images';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
@@ -37,7 +37,7 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
       model: { path: defaultModelPath('resnet18'), executionProvider: 'auto', intraOpThreads: 2 },
       worker: { attempts: 2, backoffMs: 200 },
     });
-    const images = sharedImages();
+    const images = testPhotos();
     for (let i = 0; i < IMAGE_COUNT; i++) {
       const img = images[i % images.length]!;
       const key = `photos/${String(i).padStart(3, '0')}-${img.name}`;
