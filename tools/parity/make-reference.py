@@ -30,12 +30,15 @@ import json
 import os
 import sys
 
-import numpy as np
-import PIL
-import torch
-import torchvision
-from PIL import Image, ImageCms, ImageOps
-from torchvision import transforms
+try:
+    import numpy as np
+    import PIL
+    import torch
+    import torchvision
+    from PIL import Image, ImageCms, ImageOps
+    from torchvision import transforms
+except ImportError as err:
+    sys.exit(f'{err}: run with Debian /usr/bin/python3 (python3-pil, python3-torchvision, python3-numpy)')
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
