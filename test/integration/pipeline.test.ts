@@ -6,7 +6,7 @@ import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import type { BatchStats } from '../../src/pipeline/pipeline-observer';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { S3Server } from '../../tools/dev/s3-server';
-import { sharedImages } from '../helpers/shared-images';
+import { testPhotos } from '../helpers/shared-images';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
@@ -36,7 +36,7 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
       model: { path: defaultModelPath('resnet18'), executionProvider: 'auto', intraOpThreads: 2 },
       jobs: { attempts: 2, backoffMs: 200 },
     });
-    const images = sharedImages();
+    const images = testPhotos();
     for (let i = 0; i < IMAGE_COUNT; i++) {
       const img = images[i % images.length]!;
       const key = `photos/${String(i).padStart(3, '0')}-${img.name}`;
