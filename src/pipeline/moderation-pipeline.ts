@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { RateLimitError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ModerationJobData, type Verdict, type VerdictModel, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
-import type { InferenceEngine } from '../model/inference-engine';
+import type { InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { decide, softmax2, type PolicyThresholds } from '../policy';
 import { preprocessImage, writeNormalizedChw, type PreprocessOptions } from '../preprocess';
@@ -22,7 +22,7 @@ export interface ModelIdentity {
 
 export interface PipelineOptions {
   readonly store: ObjectStore;
-  readonly engine: InferenceEngine;
+  readonly engine: InferenceBackend;
   readonly publisher: VerdictPublisher;
   readonly model: ModelIdentity;
   readonly thresholds: PolicyThresholds;
@@ -35,8 +35,8 @@ export interface PipelineOptions {
   readonly observer?: PipelineObserver;
   /** Object-store outage detection; see StorageBreaker. */
   readonly storageBreaker?: StorageBreaker;
-  /** Pauses the queue's intake for a while (BullMQ's manual rate limit); used while storage is down. */
-  readonly pauseIntake?: (ms: number) => Promise<void>;
+  /** Pauses this worker's intake for a while (other workers keep theirs); used while storage is down. */
+  readonly pauseIntake?: (ms: number) => void;
 }
 
 /** One decoded image waiting for its batch, with everything its verdict needs. */
@@ -72,7 +72,7 @@ export class ModerationPipeline {
 
   constructor(private readonly o: PipelineOptions) {
     this.batcher = new MicroBatcher<BatchItem, Verdict>(
-      { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.options.bufferCount },
+      { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.bufferCount },
       (items, ctx) => this.runBatch(items, ctx),
     );
   }
@@ -86,7 +86,7 @@ export class ModerationPipeline {
   }
 
   /** The BullMQ processor. Returns the verdict (also stored as the job's return value). */
-  async process(job: Job<ModerationJobData>): Promise<Verdict> {
+  async process(job: Job<ModerationJobData>, token?: string): Promise<Verdict> {
     const startedAt = Date.now();
     const jobId = job.id ?? '';
     const log = this.o.logger.child({ jobId });
@@ -104,7 +104,7 @@ export class ModerationPipeline {
     }
     const attempt = job.attemptsMade + 1;
     const queueMs = Math.max(0, startedAt - data.submittedAtMs);
-    const base = { jobId, data, attempt, queueMs };
+    const base = { job, token, jobId, data, attempt, queueMs };
 
     const tFetch = performance.now();
     let bytes: Buffer;
@@ -137,7 +137,7 @@ export class ModerationPipeline {
 
   /** A permanent per-item error becomes an error verdict; a transient one is thrown for a retry. */
   private async failItem(
-    base: { jobId: string; data: ModerationJobData; attempt: number; queueMs: number },
+    base: { job: Job<ModerationJobData>; token: string | undefined; jobId: string; data: ModerationJobData; attempt: number; queueMs: number },
     err: unknown,
     t: { fetchMs: number; decodeMs: number },
     log: Logger,
@@ -145,11 +145,13 @@ export class ModerationPipeline {
     const e = toRevmodError(err);
     const breaker = this.o.storageBreaker;
     if (breaker && this.o.pauseIntake && (e.code === 'STORAGE_UNAVAILABLE' || e.code === 'STORAGE_TIMEOUT') && breaker.failure()) {
-      // Storage is down for everyone: hand the job back without spending an attempt, and pause.
+      // Storage looks down from here: pause this worker's intake and hand the job back, delayed,
+      // without spending an attempt (DelayedError); other workers keep their own intake.
       this.o.observer?.onRetry?.(e.code);
-      log.warn({ code: e.code, pauseMs: breaker.pauseMs }, `object store looks down (${breaker.threshold}+ failures in a row); pausing intake: ${e.message}`);
-      await this.o.pauseIntake(breaker.pauseMs);
-      throw new RateLimitError();
+      log.warn({ code: e.code, pauseMs: breaker.pauseMs }, `object store looks down (${breaker.threshold}+ failures in a row); pausing this worker's intake: ${e.message}`);
+      this.o.pauseIntake(breaker.pauseMs);
+      await base.job.moveToDelayed(Date.now() + breaker.pauseMs, base.token);
+      throw new DelayedError();
     }
     if (e.retryable) {
       this.o.observer?.onRetry?.(e.code);
@@ -159,7 +161,7 @@ export class ModerationPipeline {
     const verdict: Verdict = {
       schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,
       decision: 'review', label: null, scores: null, reasons: ['error'],
-      model: this.modelOf(this.o.engine.info?.provider ?? 'none'),
+      model: this.modelOf(this.o.engine.provider ?? 'none'),
       timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0),
       batch: null,
       error: { code: e.code, message: e.message },
@@ -189,7 +191,7 @@ export class ModerationPipeline {
     } finally {
       this.o.engine.release(buffer);
     }
-    const provider = this.o.engine.info?.provider ?? 'cpu';
+    const provider = this.o.engine.provider ?? 'cpu';
     const model = this.modelOf(provider);
     const decidedAt = new Date().toISOString();
     const verdicts = items.map((item, i): Verdict => {

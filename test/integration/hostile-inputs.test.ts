@@ -167,7 +167,7 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
       } else {
         const range = c.expect.violate;
         const ok = v.error === undefined && v.scores !== null && v.batch !== null &&
-          v.decision === decide(v.scores, worker.thresholds!).decision &&
+          v.decision === decide(v.scores, worker.status().thresholds!).decision &&
           (range === undefined || (v.scores.violate >= range[0] && v.scores.violate <= range[1]));
         if (!ok) problems.push(`${c.key}: expected a scored verdict${range ? ` with violate in [${range.join(', ')}]` : ''}, got ${got}`);
       }

@@ -102,8 +102,8 @@ describe('metrics as jobs flow (real Redis, s3rver, probe model)', () => {
     expect(total(m, 'revmod_images_total')).toBe(0);
     expect(total(m, 'revmod_worker_ready')).toBe(1);
     expect(samples(m, 'revmod_model_info', {
-      model_name: 'revmod-probe', model_version: worker.model!.card.version,
-      model_sha256: worker.model!.sha256, execution_provider: 'cpu',
+      model_name: 'revmod-probe', model_version: worker.status().model!.version,
+      model_sha256: worker.status().model!.sha256, execution_provider: 'cpu',
     })).toHaveLength(1);
     expect(total(m, 'revmod_inference_thread_restarts_total')).toBe(0);
     // Default Node.js metrics, event-loop delay among them.

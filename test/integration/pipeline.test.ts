@@ -89,11 +89,11 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
       expect(v.error).toBeUndefined();
       expect(v.scores!.normal + v.scores!.violate).toBeCloseTo(1, 5);
       expect(['normal', 'violate']).toContain(v.label);
-      expect(v.decision).toBe(decide(v.scores!, worker.thresholds!).decision);
+      expect(v.decision).toBe(decide(v.scores!, worker.status().thresholds!).decision);
       expect(v.model.sha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(v.model.sha256).toBe(worker.model!.sha256);
+      expect(v.model.sha256).toBe(worker.status().model!.sha256);
       expect(v.model.name).toBe('revmod-resnet18-seed0');
-      expect(v.model.executionProvider).toBe(worker.engineInfo!.provider);
+      expect(v.model.executionProvider).toBe(worker.status().executionProvider);
       expect(v.batch!.size).toBeGreaterThanOrEqual(1);
       expect(v.batch!.size).toBeLessThanOrEqual(BATCH_SIZE);
       for (const ms of Object.values(v.timings)) expect(ms).toBeGreaterThanOrEqual(0);

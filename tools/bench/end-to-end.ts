@@ -158,16 +158,16 @@ export class Harness {
   }
 
   get provider(): string {
-    return this.worker.engineInfo?.provider ?? 'unknown';
+    return this.worker.status().executionProvider ?? 'unknown';
   }
 
   get modelName(): string {
-    const card = this.worker.model?.card;
-    return card ? `${card.name}@${card.version}` : 'unknown';
+    const model = this.worker.status().model;
+    return model ? `${model.name}@${model.version}` : 'unknown';
   }
 
   get modelSha(): string {
-    return this.worker.model?.sha256 ?? '';
+    return this.worker.status().model?.sha256 ?? '';
   }
 
   private requests(images: readonly BenchImage[], count: number, offset: number): Array<{ bucket: string; key: string }> {

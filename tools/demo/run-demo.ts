@@ -71,7 +71,8 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
 
     worker = new ModerationWorker(config, { logger });
     await worker.start();
-    print(`worker ready: model ${worker.model!.card.name}@${worker.model!.card.version} (${worker.model!.card.trained ? 'trained' : 'UNTRAINED demo weights'}) on ${worker.engineInfo!.provider}, batches of ≤ ${config.batch.size}`);
+    const { model, executionProvider } = worker.status();
+    print(`worker ready: model ${model!.name}@${model!.version} (${model!.trained ? 'trained' : 'UNTRAINED demo weights'}) on ${executionProvider}, batches of ≤ ${config.batch.size}`);
 
     const verdicts: Verdict[] = [];
     let done!: () => void;

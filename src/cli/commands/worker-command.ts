@@ -27,7 +27,7 @@ export async function runWorker(ctx: CliContext): Promise<number> {
     try {
       http = await startWorkerHttpServer({
         port: metricsPort, host: config.worker.metricsHost, registry: metrics.registry,
-        readiness: () => ({ ready: worker.ready, state: worker.state }),
+        readiness: () => { const st = worker.status(); return { ready: st.ready, state: st.notReadyReason ?? st.state }; },
       });
       logger.info({ url: http.url }, 'metrics and health endpoints: /metrics /healthz /readyz');
     } catch (err) {
