@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import { InferenceEngine } from '../../src/model/inference-engine';
+import { armInferenceCrash, CRASHABLE_THREAD_ENTRY } from '../helpers/inference-crash';
 import { checkModelIo } from '../../src/model/model-io';
 import { probeViolateScore } from '../../tools/model-gen/probe-graph';
 import { TENSOR_FLOATS_PER_IMAGE, IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
@@ -68,12 +69,13 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   });
 
   it('fails the batch in flight when the thread dies, then serves the next batch from a new thread', async () => {
-    engine = new InferenceEngine({ modelPath: defaultModelPath('resnet18'), executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 8 });
+    const thread = armInferenceCrash();
+    engine = new InferenceEngine({ modelPath: defaultModelPath('resnet18'), executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 8, threadEntryFile: CRASHABLE_THREAD_ENTRY });
     await engine.start();
     const restarted = new Promise((r) => engine!.once('restart', r));
     const buf = await engine.acquire();
     const running = engine.run(buf, 8);
-    engine.crashThreadForTest();
+    thread.crash();
     await expect(running).rejects.toMatchObject({ code: 'INFERENCE_FAILED', retryable: true });
     engine.release(buf);
     await restarted;
