@@ -7,7 +7,7 @@ import { CLIENT_SETTINGS, defineSettings, listSettings, type ConfigInputOf, type
  */
 export const SERVER_SETTINGS = defineSettings({
   s3: {
-    endpoint: { env: 'S3_ENDPOINT', kind: 'string', url: true, doc: 'S3-compatible endpoint URL (MinIO, ...); unset for AWS.' },
+    endpoint: { env: 'S3_ENDPOINT', kind: 'string', url: true, urlWithCredentials: true, doc: 'S3-compatible endpoint URL (MinIO, ...); unset for AWS.' },
     region: { env: 'S3_REGION', kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
     forcePathStyle: { env: 'S3_FORCE_PATH_STYLE', kind: 'boolean', default: true, doc: 'Path-style addressing (MinIO needs it).' },
     accessKeyId: { env: 'S3_ACCESS_KEY_ID', fileEnv: 'S3_ACCESS_KEY_ID_FILE', kind: 'string', secret: true, doc: 'Access key; unset to use the AWS default chain. S3_ACCESS_KEY_ID_FILE names a file holding it.' },

@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { scrubSecrets } from '@revmod/client';
 
 /** Paths never logged in clear: credentials anywhere they may appear in a logged object. */
 export const REDACT_PATHS = [
@@ -8,16 +9,6 @@ export const REDACT_PATHS = [
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
   'sessionToken', '*.sessionToken',
 ];
-
-// Presigned URLs carry a live credential in their query string.
-const PRESIGNED = /([?&](?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId)=)[^&\s"]+/gi;
-// Credentials in connection URLs (redis://user:pass@host).
-const URL_USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s/]+@/gi;
-
-/** Removes presigned-URL signatures and URL passwords from a string. */
-export function scrubSecrets(text: string): string {
-  return text.replace(PRESIGNED, '$1[Redacted]').replace(URL_USERINFO, '$1[Redacted]@');
-}
 
 function scrubDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrubSecrets(value);

@@ -66,7 +66,7 @@ describe('loadConfig', () => {
   });
 
   it('masks the password of a Redis URL that does not parse, whatever its characters', () => {
-    expect(() => loadConfig({}, { REDIS_URL: 'http://user:p@ss/w:rd@host:6379' })).toThrow(/received "http:\/\/<redacted>@host:6379"/);
+    expect(() => loadConfig({}, { REDIS_URL: 'http://user:p@ss/w:rd@host:6379' })).toThrow(/received "http:\/\/\[Redacted\]@host:6379"/);
     try {
       loadConfig({}, { REDIS_URL: 'http://user:p@ss/w:rd@host:6379' });
     } catch (err) {

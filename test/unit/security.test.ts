@@ -100,6 +100,46 @@ describe('logging never prints credentials or presigned URL signatures', () => {
   });
 });
 
+describe('secrets with awkward characters are scrubbed everywhere they travel', () => {
+  const AWKWARD = 'p@ss/w:rd#%?&=';
+  const SIGV4 = 'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261201/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024';
+  const LEAKS = ['ss/w:rd', 'AKIAIOSFODNN7EXAMPLE', 'fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024'];
+
+  it('in invalid REDIS_URL and S3_ENDPOINT values', () => {
+    for (const env of [{ REDIS_URL: `http://default:${AWKWARD}@redis.internal:6379` }, { S3_ENDPOINT: `ftp://minio:${AWKWARD}@minio.internal:9000` }]) {
+      let message = '';
+      try {
+        loadConfig({}, env);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/\[Redacted\]@(redis|minio)\.internal/);
+      for (const leak of LEAKS) expect(message).not.toContain(leak);
+    }
+  });
+
+  it('in log lines, SigV4 authorization strings included', () => {
+    const chunks: string[] = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, cb) { chunks.push(chunk.toString()); cb(); } });
+    const logger = createLogger('debug', {}, sink);
+    logger.info(`connecting to redis://default:${AWKWARD}@redis.internal:6379`);
+    logger.warn({ err: new Error(`403 with Authorization: ${SIGV4}`) }, 'request failed');
+    logger.info({ header: SIGV4 }, 'signed');
+    const text = chunks.join('');
+    for (const leak of LEAKS) expect({ leak, found: text.includes(leak) }).toEqual({ leak, found: false });
+    expect(text).toContain('redis.internal:6379');
+  });
+
+  it('in the messages that become verdict errors and failed reasons', () => {
+    const mapped = mapS3Error(Object.assign(new Error(`connect to https://key:${AWKWARD}@s3.internal failed; ${SIGV4}`), { code: 'ECONNRESET' }), 'reviews', 'a.jpg');
+    expect(mapped.code).toBe('STORAGE_UNAVAILABLE');
+    for (const leak of LEAKS) expect(mapped.message).not.toContain(leak);
+    const direct = new RevmodError('INTERNAL', `redis://u:${AWKWARD}@h:1 ${SIGV4}`);
+    for (const leak of LEAKS) expect(direct.message).not.toContain(leak);
+    expect(direct.message).toContain('Signature=[Redacted]');
+  });
+});
+
 describe('Redis password and TLS', () => {
   const opened: Redis[] = [];
   // Options are checked without a server: connect to a closed port and disconnect at once.

@@ -18,5 +18,6 @@ export {
   type Setting, type SettingsTree, type ConfigOf, type ConfigInputOf, type ValueOf,
 } from './settings/define';
 export {
-  loadSettings, validateConfig, type ValidateOptions, configInputFromEnv, mergeConfigInputs, configToEnv, envValueOf, readSecretFile, maskUrlCredentials,
+  loadSettings, validateConfig, type ValidateOptions, configInputFromEnv, mergeConfigInputs, configToEnv, envValueOf, readSecretFile,
 } from './settings/load';
+export { scrubSecrets } from './scrub';

@@ -1,12 +1,16 @@
+import { scrubSecrets } from '../scrub';
 import { ERROR_CODES, type ErrorCode } from './codes';
 
-/** An error with a stable code from the registry; library errors are mapped to it at the edge. */
+/**
+ * An error with a stable code from the registry; library errors are mapped to it at the edge. Its
+ * message is scrubbed of secrets, since it travels into logs, verdicts and failed reasons.
+ */
 export class RevmodError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
 
   constructor(code: ErrorCode, message: string, options?: { readonly cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(scrubSecrets(message), options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RevmodError';
     this.code = code;
     this.retryable = ERROR_CODES[code].retryable;

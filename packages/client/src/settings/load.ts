@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { RevmodError } from '../errors';
+import { scrubSecrets } from '../scrub';
 import { listSettings, type ConfigInputOf, type ConfigOf, type Setting, type SettingsTree } from './define';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -7,19 +8,9 @@ type Loose = Record<string, Record<string, unknown>>;
 
 const REDACTED = '<redacted>';
 
-/**
- * URL credentials masked: everything between `://` and the last `@`, so that passwords holding `@`
- * or `/` are masked whole.
- */
-export function maskUrlCredentials(url: string): string {
-  const start = url.indexOf('://');
-  const at = url.lastIndexOf('@');
-  return start >= 0 && at > start ? `${url.slice(0, start + 3)}${REDACTED}${url.slice(at)}` : url;
-}
-
 function shown(setting: Setting, value: unknown): string {
   if (setting.secret) return JSON.stringify(REDACTED);
-  if (setting.urlWithCredentials && typeof value === 'string') return JSON.stringify(maskUrlCredentials(value));
+  if (setting.urlWithCredentials && typeof value === 'string') return JSON.stringify(scrubSecrets(value));
   return JSON.stringify(value);
 }
 
