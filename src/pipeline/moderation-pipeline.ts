@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ModerationJobData, type Verdict, type VerdictModel, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
+import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ErrorCode, type ModerationJobData, type Verdict, type VerdictModel, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
 import type { InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { decide, softmax2, type PolicyThresholds } from '../policy';
@@ -37,6 +37,10 @@ export interface PipelineOptions {
   readonly storageBreaker?: StorageBreaker;
   /** Pauses this worker's intake for a while (other workers keep theirs); used while storage is down. */
   readonly pauseIntake?: (ms: number) => void;
+  /** Batches in a row with only non-finite outputs after which `onModelBroken` is called. */
+  readonly maxInvalidBatches: number;
+  /** The model produces only non-finite outputs: stop taking jobs. */
+  readonly onModelBroken?: (reason: string) => void;
 }
 
 /** One decoded image waiting for its batch, with everything its verdict needs. */
@@ -52,6 +56,9 @@ interface BatchItem {
 }
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
+
+/** Storage errors that say the store is unreachable or refuses this worker: the breaker counts them. */
+const STORAGE_OUTAGE_CODES: ReadonlySet<ErrorCode> = new Set(['STORAGE_UNAVAILABLE', 'STORAGE_TIMEOUT', 'STORAGE_AUTH']);
 
 /**
  * The error handed to BullMQ for a retry. Its message becomes the job's failedReason, so it starts
@@ -69,6 +76,7 @@ function jobFailure(e: RevmodError): RevmodError {
  */
 export class ModerationPipeline {
   private readonly batcher: MicroBatcher<BatchItem, Verdict>;
+  private invalidBatchesInARow = 0;
 
   constructor(private readonly o: PipelineOptions) {
     this.batcher = new MicroBatcher<BatchItem, Verdict>(
@@ -144,7 +152,7 @@ export class ModerationPipeline {
   ): Promise<Verdict> {
     const e = toRevmodError(err);
     const breaker = this.o.storageBreaker;
-    if (breaker && this.o.pauseIntake && (e.code === 'STORAGE_UNAVAILABLE' || e.code === 'STORAGE_TIMEOUT') && breaker.failure()) {
+    if (breaker && this.o.pauseIntake && STORAGE_OUTAGE_CODES.has(e.code) && breaker.failure()) {
       // Storage looks down from here: pause this worker's intake and hand the job back, delayed,
       // without spending an attempt (DelayedError); other workers keep their own intake.
       this.o.observer?.onRetry?.(e.code);
@@ -158,19 +166,29 @@ export class ModerationPipeline {
       log.warn({ code: e.code, attempt: base.attempt }, `transient failure, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
-    const verdict: Verdict = {
-      schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,
-      decision: 'review', label: null, scores: null, reasons: ['error'],
-      model: this.modelOf(this.o.engine.provider ?? 'none'),
-      timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0),
-      batch: null,
-      error: { code: e.code, message: e.message },
-      meta: base.data.meta, attempt: base.attempt, worker: WORKER_ID, decidedAt: new Date().toISOString(),
-    };
+    const verdict = this.errorVerdict(base, e, this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0), null);
     log.info({ code: e.code, key: base.data.key }, `error verdict: ${e.message}`);
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);
     return verdict;
+  }
+
+  /** A verdict for an image that could not be scored: always review, never pass. */
+  private errorVerdict(
+    item: { jobId: string; data: ModerationJobData; attempt: number },
+    e: RevmodError,
+    timings: VerdictTimings,
+    batch: Verdict['batch'],
+    decidedAt = new Date().toISOString(),
+  ): Verdict {
+    return {
+      schemaVersion: VERDICT_SCHEMA_VERSION, id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
+      decision: 'review', label: null, scores: null, reasons: ['error'],
+      model: this.modelOf(this.o.engine.provider ?? 'none'),
+      timings, batch,
+      error: { code: e.code, message: e.message },
+      meta: item.data.meta, attempt: item.attempt, worker: WORKER_ID, decidedAt,
+    };
   }
 
   private timings(data: ModerationJobData, queueMs: number, fetchMs: number, decodeMs: number, batchWaitMs: number, inferMs: number): VerdictTimings {
@@ -194,18 +212,28 @@ export class ModerationPipeline {
     const provider = this.o.engine.provider ?? 'cpu';
     const model = this.modelOf(provider);
     const decidedAt = new Date().toISOString();
+    let invalidOutputs = 0;
     const verdicts = items.map((item, i): Verdict => {
-      const scores = softmax2(logits[2 * i]!, logits[2 * i + 1]!);
-      const { decision, label, reasons } = decide(scores, this.o.thresholds);
       const batchWaitMs = Math.round((startedAt - item.enqueuedAt) * 10) / 10;
+      const timings = this.timings(item.data, item.queueMs, item.fetchMs, item.decodeMs, batchWaitMs, Math.round(inferMs * 10) / 10);
+      const batch = { id: batchId, size: items.length };
+      const normal = logits[2 * i]!;
+      const violate = logits[2 * i + 1]!;
+      // Fail closed: a broken model or export (NaN, ±Infinity) must never wave an image through.
+      if (!Number.isFinite(normal) || !Number.isFinite(violate)) {
+        invalidOutputs += 1;
+        const e = new RevmodError('MODEL_OUTPUT_INVALID', `model ${this.o.model.name}@${this.o.model.version} produced non-finite scores [${normal}, ${violate}]`);
+        return this.errorVerdict(item, e, timings, batch, decidedAt);
+      }
+      const scores = softmax2(normal, violate);
+      const { decision, label, reasons } = decide(scores, this.o.thresholds);
       return {
         schemaVersion: VERDICT_SCHEMA_VERSION, id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
-        decision, label, scores, reasons, model,
-        timings: this.timings(item.data, item.queueMs, item.fetchMs, item.decodeMs, batchWaitMs, Math.round(inferMs * 10) / 10),
-        batch: { id: batchId, size: items.length },
+        decision, label, scores, reasons, model, timings, batch,
         meta: item.data.meta, attempt: item.attempt, worker: WORKER_ID, decidedAt,
       };
     });
+    this.noteOutputValidity(batchId, invalidOutputs, items.length);
     const tPublish = performance.now();
     await this.o.publisher.publish(verdicts);
     const publishMs = msSince(tPublish);
@@ -218,6 +246,22 @@ export class ModerationPipeline {
     this.o.observer?.onBatch?.(stats);
     for (const v of verdicts) this.o.observer?.onVerdict?.(v);
     return verdicts;
+  }
+
+  /**
+   * A batch whose outputs are all non-finite is logged at error level; `maxInvalidBatches` of them
+   * in a row mean the model itself is broken: the worker is told (it stops taking jobs and reports
+   * not ready), since readiness alone does not stop a BullMQ consumer.
+   */
+  private noteOutputValidity(batchId: string, invalid: number, size: number): void {
+    if (invalid < size) {
+      this.invalidBatchesInARow = 0;
+      if (invalid > 0) this.o.logger.warn({ batch: batchId, invalid }, `${invalid} of ${size} images got non-finite scores (MODEL_OUTPUT_INVALID verdicts)`);
+      return;
+    }
+    this.invalidBatchesInARow += 1;
+    this.o.logger.error({ batch: batchId, inARow: this.invalidBatchesInARow }, `every image of batch ${batchId} got non-finite scores: the model looks broken`);
+    if (this.invalidBatchesInARow === this.o.maxInvalidBatches) this.o.onModelBroken?.(`${this.invalidBatchesInARow} batches in a row with only non-finite scores`);
   }
 
   /** Runs every pending item now (partial batch) and waits for the batches in flight. */

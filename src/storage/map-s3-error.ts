@@ -12,6 +12,15 @@ const NETWORK_CODES = new Set([
   'ECONNABORTED', 'UND_ERR_SOCKET',
 ]);
 
+/**
+ * 403s about the worker's credentials rather than the object: clock skew, expired session tokens,
+ * and keys that are not (or no longer, or not yet) known during a rotation. They hit every object
+ * alike, so they are storage trouble: retried, and counted by the storage breaker.
+ */
+const CREDENTIAL_TROUBLE = new Set([
+  'RequestTimeTooSkewed', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidToken', 'InvalidAccessKeyId', 'SignatureDoesNotMatch',
+]);
+
 /** Maps an @aws-sdk/client-s3 (or network) error to a registry code. The one place that knows S3's names. */
 export function mapS3Error(err: unknown, bucket: string, key: string): RevmodError {
   if (err instanceof RevmodError) return err;
@@ -27,7 +36,10 @@ export function mapS3Error(err: unknown, bucket: string, key: string): RevmodErr
   if (name === 'NoSuchBucket') {
     return new RevmodError('OBJECT_NOT_FOUND', `bucket ${JSON.stringify(bucket)} does not exist (${where})`, { cause: err });
   }
-  if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || status === 403) {
+  if (CREDENTIAL_TROUBLE.has(name)) {
+    return new RevmodError('STORAGE_AUTH', `object store refused this worker's credentials fetching ${where} (${detail})`, { cause: err });
+  }
+  if (name === 'AccessDenied' || status === 403) {
     return new RevmodError('ACCESS_DENIED', `access denied to ${where} (${detail})`, { cause: err });
   }
   if (name === 'TimeoutError' || name === 'AbortError' || code === 'ETIMEDOUT' || name === 'RequestTimeout') {

@@ -73,6 +73,8 @@ export class ModerationWorker {
   private closing: Promise<{ forced: boolean }> | undefined;
   private inferenceStopped = false;
   private intakePausedUntil: number | undefined;
+  /** Set when the worker stopped taking jobs for good (a broken model); only a restart clears it. */
+  private stoppedReason: string | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly config: RevmodConfig, private readonly deps: ModerationWorkerDeps) {}
@@ -88,6 +90,7 @@ export class ModerationWorker {
 
   private notReadyReason(): string | undefined {
     if (this.stateValue !== 'ready') return this.stateValue;
+    if (this.stoppedReason !== undefined) return this.stoppedReason;
     if (this.connection?.status !== 'ready') return `redis ${this.connection?.status ?? 'not connected'}`;
     if (this.intakePausedUntil !== undefined) return 'intake paused: object store unreachable from this worker';
     return undefined;
@@ -130,6 +133,10 @@ export class ModerationWorker {
     const log = this.deps.logger;
     this.model = await loadModel(config.model.path);
     this.checkNotClosing();
+    if (!this.model.card.trained && !config.model.allowUntrained) {
+      throw new RevmodError('MODEL_INVALID', `the card of ${config.model.path} says trained: false (${this.model.card.name}@${this.model.card.version}): ` +
+        'its verdicts would mean nothing. Point REVMOD_MODEL_PATH at a trained model, or set REVMOD_ALLOW_UNTRAINED_MODEL=true for a demo or test');
+    }
     this.thresholds = effectiveThresholds(config, this.model);
     this.engine = new InferenceEngine({
       modelPath: config.model.path,
@@ -149,7 +156,7 @@ export class ModerationWorker {
       executionProvider: engineInfo.provider, requested: config.model.executionProvider,
       thresholds: this.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${engineInfo.provider}`);
-    if (!card.trained) log.warn('the model card says this model is UNTRAINED: its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
+    if (!card.trained) log.warn('serving an UNTRAINED model (REVMOD_ALLOW_UNTRAINED_MODEL=true): its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
     if (config.requests.allowedBuckets.length === 0) {
       log.warn('no bucket allow-list: jobs may name any bucket these S3 credentials can read; set REVMOD_ALLOWED_BUCKETS');
     }
@@ -173,6 +180,8 @@ export class ModerationWorker {
       ...(this.deps.observer ? { observer: this.deps.observer } : {}),
       storageBreaker: new StorageBreaker(config.worker.storageFailureThreshold, config.worker.storagePauseMs),
       pauseIntake: (ms) => this.pauseIntake(ms),
+      maxInvalidBatches: config.model.maxInvalidBatches,
+      onModelBroken: (reason) => this.stopIntake(`model output invalid: ${reason}`),
     });
     const pipeline = this.pipeline;
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
@@ -211,8 +220,17 @@ export class ModerationWorker {
     if (first) void this.worker?.pause(true);
     this.resumeTimer = setTimeout(() => {
       this.intakePausedUntil = undefined;
-      if (this.closing === undefined) this.worker?.resume();
+      if (this.closing === undefined && this.stoppedReason === undefined) this.worker?.resume();
     }, ms);
+  }
+
+  /** Stops taking jobs until the process restarts; readiness reports `reason`. */
+  private stopIntake(reason: string): void {
+    if (this.stoppedReason !== undefined) return;
+    this.stoppedReason = reason;
+    clearTimeout(this.resumeTimer);
+    this.deps.logger.error({ reason }, 'worker stopped taking jobs; it reports not ready until restarted');
+    void this.worker?.pause(true);
   }
 
   /**

@@ -9,9 +9,16 @@ export function uniquePrefix(name: string): string {
   return uniquePrefixOf(`test-${name}`);
 }
 
-/** Config for tests: the environment is ignored so a developer's variables cannot leak in. */
+/**
+ * Config for tests: the environment is ignored so a developer's variables cannot leak in, and the
+ * generated (untrained) test models are allowed unless a test says otherwise.
+ */
 export function testConfig(overrides: RevmodConfigInput): RevmodConfig {
-  return loadConfig({ ...overrides, redis: { url: TEST_REDIS_URL, ...(overrides.redis ?? {}) } }, {});
+  return loadConfig({
+    ...overrides,
+    redis: { url: TEST_REDIS_URL, ...(overrides.redis ?? {}) },
+    model: { allowUntrained: true, ...(overrides.model ?? {}) },
+  }, {});
 }
 
 /** Deletes every key under a prefix (test cleanup). */

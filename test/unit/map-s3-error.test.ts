@@ -10,7 +10,13 @@ describe('mapS3Error', () => {
     [err('NotFound', 404), 'OBJECT_NOT_FOUND', false],
     [err('NoSuchBucket', 404), 'OBJECT_NOT_FOUND', false],
     [err('AccessDenied', 403), 'ACCESS_DENIED', false],
-    [err('InvalidAccessKeyId', 403), 'ACCESS_DENIED', false],
+    // 403s about this worker's credentials (clock skew, expired token, a key rotation) are storage
+    // trouble, retried; a 403 on one object (AccessDenied) stays permanent.
+    [err('InvalidAccessKeyId', 403), 'STORAGE_AUTH', true],
+    [err('RequestTimeTooSkewed', 403), 'STORAGE_AUTH', true],
+    [err('ExpiredToken', 400), 'STORAGE_AUTH', true],
+    [err('SignatureDoesNotMatch', 403), 'STORAGE_AUTH', true],
+    [err('Forbidden', 403), 'ACCESS_DENIED', false],
     [err('TimeoutError'), 'STORAGE_TIMEOUT', true],
     [err('Error', undefined, 'ECONNREFUSED'), 'STORAGE_UNAVAILABLE', true],
     [err('Error', undefined, 'ECONNRESET'), 'STORAGE_UNAVAILABLE', true],

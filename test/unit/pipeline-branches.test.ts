@@ -15,6 +15,8 @@ class FakeBackend implements InferenceBackend {
   readonly provider = 'fake';
   runs = 0;
   failNext: RevmodError | undefined;
+  /** Output rows (normal, violate logits) to answer instead of a confident pass, per image index. */
+  rows: Array<[number, number]> | undefined;
   private readonly buffers = [0, 1].map((index) => ({ index, view: new Float32Array(4 * 3 * 224 * 224) }));
 
   async acquire(): Promise<BatchBuffer> {
@@ -28,6 +30,7 @@ class FakeBackend implements InferenceBackend {
     const err = this.failNext;
     this.failNext = undefined;
     if (err) throw err;
+    if (this.rows) return { logits: Float32Array.from({ length: 2 * count }, (_, i) => this.rows![Math.floor(i / 2) % this.rows!.length]![i % 2]!), inferMs: 1 };
     // normal 0, violate −3: a confident pass.
     return { logits: Float32Array.from({ length: 2 * count }, (_, i) => (i % 2 === 0 ? 0 : -3)), inferMs: 1 };
   }
@@ -60,7 +63,7 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     photo = await sharp({ create: { width: 300, height: 260, channels: 3, background: { r: 90, g: 140, b: 60 } } }).jpeg().toBuffer();
   });
 
-  function pipeline(store: FakeStore, backend: FakeBackend, options: { breaker?: StorageBreaker; pauses?: number[] } = {}) {
+  function pipeline(store: FakeStore, backend: FakeBackend, options: { breaker?: StorageBreaker; pauses?: number[]; broken?: string[]; batchSize?: number; maxWaitMs?: number } = {}) {
     const published: Verdict[] = [];
     const retries: string[] = [];
     const publisher = { publish: async (vs: readonly Verdict[]) => { published.push(...vs); } } as unknown as VerdictPublisher;
@@ -70,7 +73,8 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
       thresholds: { violate: 0.7, confidence: 0.7, block: null },
       preprocess: DEFAULT_PREPROCESS_OPTIONS,
       requestLimits: { allowedBuckets: [], maxMetaBytes: 4096 },
-      maxBytes: 1 << 20, batchSize: 4, maxWaitMs: 1,
+      maxBytes: 1 << 20, batchSize: options.batchSize ?? 4, maxWaitMs: options.maxWaitMs ?? 1,
+      maxInvalidBatches: 2, onModelBroken: (reason: string) => options.broken?.push(reason),
       logger: pino({ level: 'silent' }),
       observer: { onRetry: (code) => retries.push(code) },
       ...(options.breaker ? { storageBreaker: options.breaker, pauseIntake: (ms: number) => options.pauses?.push(ms) } : {}),
@@ -116,6 +120,35 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     await expect(p.process(job)).rejects.toBeInstanceOf(DelayedError);
     expect(pauses).toEqual([5_000]);
     expect(job.delayedUntil).toBeGreaterThanOrEqual(before + 5_000);
+  });
+
+  it('counts STORAGE_AUTH (expired token, clock skew) towards the breaker', async () => {
+    const store = new FakeStore(photo);
+    store.failWith = new RevmodError('STORAGE_AUTH', 'ExpiredToken');
+    const pauses: number[] = [];
+    const { p } = pipeline(store, new FakeBackend(), { breaker: new StorageBreaker(1, 1_000), pauses });
+    await expect(p.process(fakeJob('d3'))).rejects.toBeInstanceOf(DelayedError);
+    expect(pauses).toEqual([1_000]);
+  });
+
+  it('fails closed on non-finite model output: error verdicts, never a pass; a broken model stops intake', async () => {
+    const backend = new FakeBackend();
+    backend.rows = [[Number.NaN, 0], [0, Number.POSITIVE_INFINITY], [0, -3]];
+    const broken: string[] = [];
+    // Batches of exactly 3, then 2: a long wait so that they fill whatever the decode times.
+    const { p } = pipeline(new FakeStore(photo), backend, { broken, batchSize: 3, maxWaitMs: 5_000 });
+    const mixed = await Promise.all(['n1', 'n2', 'n3'].map((id) => p.process(fakeJob(id))));
+    const outcomes = mixed.map((v) => `${v.decision}:${v.error?.code ?? '-'}`).sort();
+    expect(outcomes).toEqual(['pass:-', 'review:MODEL_OUTPUT_INVALID', 'review:MODEL_OUTPUT_INVALID']);
+    expect(mixed.map((v) => v.error?.message).filter(Boolean).sort()).toEqual([
+      expect.stringMatching(/non-finite scores \[0, Infinity\]/), expect.stringMatching(/non-finite scores \[NaN, 0\]/),
+    ]);
+    backend.rows = [[Number.NaN, Number.NaN]];
+    await Promise.all(['n4', 'n5', 'n6'].map((id) => p.process(fakeJob(id))));
+    expect(broken).toEqual([]);
+    await Promise.all(['n7', 'n8', 'n9'].map((id) => p.process(fakeJob(id))));
+    expect(broken).toEqual(['2 batches in a row with only non-finite scores']);
+    await p.drain();
   });
 
   it('retries a whole batch when inference fails, and the next batch succeeds', async () => {

@@ -47,6 +47,17 @@ describe('ModerationWorker lifecycle (real Redis, probe model)', () => {
     expect(await workersOnQueue()).toBe(0);
   });
 
+  it('refuses a card that says trained: false unless REVMOD_ALLOW_UNTRAINED_MODEL is set', async () => {
+    const strict = testConfig({ redis: { prefix }, model: { path: defaultModelPath('probe'), executionProvider: 'cpu', allowUntrained: false } });
+    const worker = new ModerationWorker(strict, { logger });
+    await expect(worker.start()).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringMatching(/says trained: false .*set REVMOD_ALLOW_UNTRAINED_MODEL=true for a demo or test/),
+    });
+    await worker.close();
+    expect(await workersOnQueue()).toBe(0);
+  });
+
   it('closes an idle worker at once and refuses a later start()', async () => {
     const worker = new ModerationWorker(config, { logger });
     await expect(worker.close()).resolves.toEqual({ forced: false });

@@ -224,6 +224,8 @@ async function setUp(o: Options, cleanups: CleanupStack, modelPath: string, imag
     requests: { allowedBuckets: [BUCKET] },
     model: {
       path: modelPath,
+      // The generated ResNet18 is untrained: speed is what is measured here.
+      allowUntrained: true,
       executionProvider: base.model.executionProvider,
       intraOpThreads: o.intraOp ?? base.model.intraOpThreads,
       preprocessMode: o.mode ?? base.model.preprocessMode,

@@ -172,7 +172,7 @@ export function workerEnv(settings: WorkerSettings): Record<string, string> {
   return {
     ...configEnv({
       redis: { url: settings.redisUrl, prefix: settings.prefix },
-      model: { path: settings.modelPath, executionProvider: 'cpu', intraOpThreads: settings.intraOpThreads },
+      model: { path: settings.modelPath, executionProvider: 'cpu', intraOpThreads: settings.intraOpThreads, allowUntrained: true },
       batch: { size: settings.batchSize, maxWaitMs: settings.batchMaxWaitMs },
       worker: {
         concurrency: settings.concurrency, lockDurationMs: settings.lockDurationMs, stalledIntervalMs: settings.stalledIntervalMs,

@@ -47,7 +47,8 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
   const config: RevmodConfig = loadConfig({
     redis: { prefix: `revmod-demo-${process.pid}` },
     s3: s3.s3Config,
-    model: { path: modelPath },
+    // The generated demo model is untrained; a model given through REVMOD_MODEL_PATH is checked as usual.
+    model: { path: modelPath, allowUntrained: process.env.REVMOD_MODEL_PATH === undefined || base.model.allowUntrained },
   });
   let worker: ModerationWorker | undefined;
   let client: ModerationClient | undefined;
