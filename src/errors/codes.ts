@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   IMAGE_TOO_LARGE: { retryable: false, description: 'The image declares more pixels than limits.maxPixels (decompression bomb guard).' },
   INFERENCE_FAILED: { retryable: true, description: 'The inference thread failed or died while running the batch.' },
   MODEL_INVALID: { retryable: false, description: 'The model file or its card does not satisfy the model contract.' },
+  MODEL_IMPORT_UNAVAILABLE: { retryable: false, description: 'A model import needs a development dependency (nsfwjs, @tensorflow/tfjs) that is not installed.' },
   CONFIG_INVALID: { retryable: false, description: 'A configuration value is invalid.' },
   SHUTTING_DOWN: { retryable: true, description: 'The worker is closing; the job is handed back to the queue.' },
   INTERNAL: { retryable: true, description: 'An unexpected error; treated as transient so that nothing is lost.' },

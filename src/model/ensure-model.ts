@@ -76,7 +76,7 @@ export function generatedModelCard(kind: ModelKind, seed = DEFAULT_SEED): ModelC
   return parseModelCard(card, `generated ${kind} card`);
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   try {
     await access(path);
     return true;
@@ -86,7 +86,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Writes via a unique temp file and rename, so concurrent writers and readers never see a partial file. */
-async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
+export async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
   const tmp = resolve(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     await writeFile(tmp, data);
