@@ -35,7 +35,7 @@ export const NSFWJS_CONVERTER_REVISION = 1;
 const IMAGE_SIZE = 224;
 /** The nsfwjs version these variants were written against. */
 export const NSFWJS_EXPECTED_VERSION = '4.4.0';
-const INSTALL_HINT = `npm install --save-dev --save-exact nsfwjs@${NSFWJS_EXPECTED_VERSION} (or npm ci without --omit=dev)`;
+const INSTALL_HINT = `npm install --save-dev --save-exact nsfwjs@${NSFWJS_EXPECTED_VERSION}, or npm ci without --omit=dev`;
 
 interface VariantInfo {
   /** Folder under the package's dist/models. */
@@ -84,7 +84,7 @@ export function locateNsfwjs(resolveFrom?: string): NsfwjsPackage {
   try {
     entry = resolveFrom === undefined ? require.resolve('nsfwjs') : require.resolve('nsfwjs', { paths: [resolveFrom] });
   } catch (err) {
-    throw new RevmodError('MODEL_IMPORT_UNAVAILABLE', `nsfwjs is a development dependency: install it to import (${INSTALL_HINT})`, { cause: err });
+    throw new RevmodError('MODEL_IMPORT_UNAVAILABLE', `nsfwjs is a development dependency: install it to import: ${INSTALL_HINT}`, { cause: err });
   }
   // The CommonJS entry is <root>/dist/cjs/index.js; the package does not export its package.json.
   const root = resolve(dirname(entry), '..', '..');
