@@ -207,8 +207,8 @@ export function convertTfjsLayersModel(model: TfjsLayersModel, weights: WeightSt
           scale[c] = s;
           shift[c] = (p.beta?.[c] ?? 0) - (p.mean[c] as number) * s;
         }
-        const scaled = writer.withConstant('Mul', src, scale, false, `${layer.name}/scale`);
-        return writer.withConstant('Add', scaled, shift, false, layer.name);
+        const scaled = writer.withConstant('Mul', src, scale, [channels], false, `${layer.name}/scale`);
+        return writer.withConstant('Add', scaled, shift, [channels], false, layer.name);
       }
       case 'ReLU': {
         const max = cfg(layer, 'max_value', z.number().nullable().optional()) ?? null;

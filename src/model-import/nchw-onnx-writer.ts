@@ -252,15 +252,19 @@ export class NchwOnnxWriter {
   }
 
   /**
-   * A binary op between a value and a constant: a scalar, or one value per channel (TF shape [C] or
-   * [1, 1, 1, C]), broadcast as ONNX does. `constantFirst` keeps the operand order (for Sub, Div).
+   * A binary op between a value and a constant of TF shape `constantShape`: a scalar (all dims 1),
+   * or one value per channel (last dim C, all others 1), broadcast as ONNX does. `constantFirst`
+   * keeps the operand order (for Sub, Div).
    */
-  withConstant(op: 'Add' | 'Sub' | 'Mul' | 'Div', x: Value, constant: Float32Array, constantFirst: boolean, name: string): Value {
-    let dims: number[];
+  withConstant(op: 'Add' | 'Sub' | 'Mul' | 'Div', x: Value, constant: Float32Array, constantShape: readonly number[], constantFirst: boolean, name: string): Value {
     const channels = x.kind === 'map' ? x.channels : x.features;
-    if (constant.length === 1) dims = [];
-    else if (constant.length === channels) dims = x.kind === 'map' ? [channels, 1, 1] : [channels];
-    else throw new Error(`${name}: a constant of ${constant.length} values does not broadcast against ${describe(x)}`);
+    const leading = constantShape.slice(0, -1);
+    const last = constantShape.at(-1) ?? 1;
+    checkLength(`${name} constant`, constant, constantShape.reduce((a, b) => a * b, 1));
+    let dims: number[];
+    if (leading.every((d) => d === 1) && last === 1) dims = [];
+    else if (leading.every((d) => d === 1) && last === channels) dims = x.kind === 'map' ? [channels, 1, 1] : [channels];
+    else throw new Error(`${name}: a constant of shape [${constantShape.join(',')}] does not broadcast per channel against ${describe(x)}`);
     const c = this.builder.addInitializer(`${name}/constant`, dims, constant);
     return { ...x, name: this.builder.addNode(op, constantFirst ? [c, x.name] : [x.name, c], [name], {}, name) };
   }

@@ -141,7 +141,9 @@ export function convertTfjsGraphModel(model: TfjsGraphModel, weights: WeightStor
   };
   while (tail.op === 'Identity') tail = soleInput(tail);
   if (tail.op !== 'Softmax') throw new Error(`the graph must end in Softmax (found ${tail.op} ${tail.name}); its input is taken as the logits`);
-  const logitsNode = soleInput(tail).name;
+  let logits = soleInput(tail);
+  while (logits.op === 'Identity') logits = soleInput(logits);
+  const logitsNode = logits.name;
 
   const writer = new NchwOnnxWriter(graphName);
   const ops: Record<string, number> = {};
@@ -202,9 +204,11 @@ export function convertTfjsGraphModel(model: TfjsGraphModel, weights: WeightStor
           ...(output === undefined ? {} : { output }),
         });
       }
-      case 'BiasAdd':
+      case 'BiasAdd': {
         checkNhwc(n);
-        return writer.withConstant('Add', asValue(arg(0), n.name), asConst(arg(1), n.name).data, false, output ?? n.name);
+        const bias = asConst(arg(1), n.name);
+        return writer.withConstant('Add', asValue(arg(0), n.name), bias.data, bias.shape, false, output ?? n.name);
+      }
       case 'Relu':
       case 'Relu6':
         return writer.activation(asValue(arg(0), n.name), ACTIVATIONS[n.op], output ?? n.name);
@@ -216,8 +220,8 @@ export function convertTfjsGraphModel(model: TfjsGraphModel, weights: WeightStor
         const op = ({ Add: 'Add', AddV2: 'Add', Mul: 'Mul', Sub: 'Sub', RealDiv: 'Div' } as const)[n.op];
         const [a, b] = [arg(0), arg(1)];
         if (a.kind === 'const' && b.kind === 'const') throw new Error(`${n.name}: both operands are constants (fold them before converting)`);
-        if (a.kind === 'const') return writer.withConstant(op, b as Value, a.data, true, output ?? n.name);
-        if (b.kind === 'const') return writer.withConstant(op, a, b.data, false, output ?? n.name);
+        if (a.kind === 'const') return writer.withConstant(op, b as Value, a.data, a.shape, true, output ?? n.name);
+        if (b.kind === 'const') return writer.withConstant(op, a, b.data, b.shape, false, output ?? n.name);
         if (op !== 'Add') throw new Error(`${n.name}: ${n.op} of two computed tensors is not supported`);
         return writer.add(a, b, output ?? n.name);
       }
@@ -273,9 +277,9 @@ export function convertTfjsGraphModel(model: TfjsGraphModel, weights: WeightStor
     return value;
   };
 
-  const logits = resolve(logitsNode);
-  if (logits.kind === 'const') throw new Error('the logits are a constant');
-  writer.output(logits, 'logits');
+  const out = resolve(logitsNode);
+  if (out.kind === 'const') throw new Error('the logits are a constant');
+  writer.output(out, 'logits');
   return { writer, ops };
 }
 

@@ -162,6 +162,20 @@ describe.each(NSFWJS_VARIANTS)('nsfwjs %s converted to ONNX', (variant) => {
   }, 240_000);
 });
 
+describe('converter refusals', () => {
+  it('names an op it cannot convert, with MODEL_INVALID', () => {
+    const source = readNsfwjsModel('mobilenet_v2_mid');
+    const json = structuredClone(source.modelJson) as { modelTopology: { node: Array<{ op: string; name: string }> } };
+    const avgPool = json.modelTopology.node.find((n) => n.op === 'AvgPool');
+    if (avgPool === undefined) throw new Error('no AvgPool in mobilenet_v2_mid');
+    avgPool.op = 'MaxPool3D';
+    expect(() => convertNsfwjs('mobilenet_v2_mid', { ...source, modelJson: json })).toThrow(expect.objectContaining({
+      code: 'MODEL_INVALID',
+      message: expect.stringContaining(`${avgPool.name}: op MaxPool3D is not supported`),
+    }));
+  });
+});
+
 describe('ensureNsfwModel', () => {
   it('converts once, then reuses the files until the card is not its own', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'revmod-nsfwjs-'));
