@@ -8,4 +8,6 @@ export type { PipelineObserver, BatchStats } from './pipeline/pipeline-observer'
 export { S3ObjectStore, type ObjectStore } from './storage';
 export { preprocessImage, writeNormalizedChw, DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess';
 export { loadModelCard, cardPathFor, type ModelCard } from './model/model-card';
+export { ensureNsfwModel, defaultNsfwModelPath, type EnsureNsfwModelOptions, type EnsuredNsfwModel } from './model-import/ensure-nsfw-model';
+export { NSFWJS_VARIANTS, DEFAULT_NSFWJS_VARIANT, NSFWJS_CLASSES, NSFWJS_GROUPS, type NsfwjsVariant } from './model-import/nsfwjs';
 export { createLogger } from './util/logger';

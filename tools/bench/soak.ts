@@ -16,7 +16,7 @@ import { defaultModelPath, ensureModel, type ModelKind } from '../model-gen/ensu
 import { ModerationClient, type ModerationJobData, type SubmitRequest, type Verdict, consumeVerdicts, type VerdictConsumer } from '@revmod/client';
 import { RedisServer } from '../dev/redis-server';
 import { S3Server } from '../dev/s3-server';
-import { SeededRandom } from '../dev/seeded-random';
+import { SeededRandom } from '../../src/util/seeded-random';
 import { verdictLedger } from '../chaos/verdict-ledger';
 import { soakObjects, type SoakObject } from '../chaos/soak-objects';
 import { REPO_ROOT, spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../chaos/worker-process';

@@ -2,7 +2,7 @@
  * The objects the soak uploads: ordinary photos (several sizes and formats) and hostile or odd ones,
  * each with the verdict it must get. Generated with sharp, deterministically; nothing on disk.
  */
-import { SeededRandom } from '../dev/seeded-random';
+import { SeededRandom } from '../../src/util/seeded-random';
 import sharp from 'sharp';
 import type { ErrorCode } from '@revmod/client';
 

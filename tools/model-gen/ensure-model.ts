@@ -1,3 +1,4 @@
+import { exists, writeAtomically } from '../../src/util/files';
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
@@ -74,27 +75,6 @@ export function generatedModelCard(kind: ModelKind, seed = DEFAULT_SEED): ModelC
           metadata: { architecture: 'probe', gain: PROBE_GAIN, generator: 'models/make-model.ts' },
         };
   return parseModelCard(card, `generated ${kind} card`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes via a unique temp file and rename, so concurrent writers and readers never see a partial file. */
-async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
-  const tmp = resolve(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { attr, BATCH_DIM, OnnxGraphBuilder } from '../../src/onnx/graph-builder';
-import { SeededRandom } from '../dev/seeded-random';
+import { SeededRandom } from '../../src/util/seeded-random';
 
 export interface ResNet18Options {
   /** PRNG seed for the weights; the same seed always gives byte-identical files. */

@@ -1,10 +1,13 @@
+import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config';
 import { InferenceEngine } from '../../model/inference-engine';
 import { loadModel } from '../../model/load-model';
 import { effectiveThresholds } from '../../worker/moderation-worker';
 import { EXIT, type CliContext } from '../cli-context';
-import { positiveInt, type Runner } from '../program';
+import { nonNegativeInt, positiveInt, type Runner } from '../program';
+import { defaultNsfwModelPath, ensureNsfwModel } from '../../model-import/ensure-nsfw-model';
+import { DEFAULT_NSFWJS_VARIANT, NSFWJS_VARIANTS, type NsfwjsVariant } from '../../model-import/nsfwjs';
 
 interface CheckOptions {
   readonly provider: 'auto' | 'cuda' | 'cpu';
@@ -58,7 +61,21 @@ export async function checkModel(path: string, opts: CheckOptions, ctx: CliConte
 }
 
 export function registerModelCommands(program: Command, ctx: CliContext, run: Runner): void {
-  const model = program.command('model').description('model tools: check a model and its card');
+  const model = program.command('model').description('model tools: check a model and its card, import a trained one');
+  model.command('import-nsfwjs')
+    .description('convert a trained nsfwjs MobileNetV2 NSFW classifier (npm package nsfwjs, a development dependency) to ONNX with its card, checked against nsfwjs itself')
+    .addOption(new Option('--variant <name>', 'which nsfwjs model').choices([...NSFWJS_VARIANTS]).default(DEFAULT_NSFWJS_VARIANT))
+    .option('--out <path>', 'where to write the .onnx (card beside it); default models/nsfwjs-<variant>.onnx')
+    .option('--check-images <n>', 'synthetic images to check the conversion on against nsfwjs (0: no check)', nonNegativeInt, 3)
+    .option('--force', 'convert again even when this converter revision already wrote the model')
+    .action(run(async (opts: { variant: NsfwjsVariant; out?: string; checkImages: number; force?: boolean }) => {
+      const result = await ensureNsfwModel(opts.variant, opts.out ?? defaultNsfwModelPath(opts.variant), { force: opts.force ?? false, checkImageCount: opts.checkImages, log: ctx.out });
+      const { size } = await stat(result.modelPath);
+      ctx.out(`model:   ${result.modelPath}${result.created ? '' : ' (already there; --force to convert again)'}`);
+      ctx.out(`card:    ${result.cardPath} (${result.card.name} ${result.card.version})`);
+      ctx.out(`bytes:   ${size}`);
+      return EXIT.ok;
+    }));
   model.command('check')
     .description('load a model and its card as the worker would, run one dummy batch, print I/O, sha256, card, thresholds and provider')
     .argument('<path>', 'the .onnx file (its card is <name>.card.json beside it)')

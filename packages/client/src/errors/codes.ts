@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   MODEL_OUTPUT_INVALID: { retryable: false, description: 'The model produced non-finite scores (NaN or Infinity) for the image: never a pass.' },
   PROCESSING_CRASHED: { retryable: false, description: 'Workers died repeatedly while processing this image (a poison image or an out-of-memory): it goes to a person.' },
   MODEL_INVALID: { retryable: false, description: 'The model file or its card does not satisfy the model contract.' },
+  MODEL_IMPORT_UNAVAILABLE: { retryable: false, description: 'A model import needs a development dependency (nsfwjs, @tensorflow/tfjs) that is not installed.' },
   CONFIG_INVALID: { retryable: false, description: 'A configuration value is invalid.' },
   VERDICT_SIGNATURE_INVALID: { retryable: false, description: 'A verdict failed signature verification (forged, altered or signed with an unknown key): refused.' },
   SHUTTING_DOWN: { retryable: true, description: 'The worker is closing; the job is handed back to the queue.' },
