@@ -5,10 +5,13 @@ import type { Logger } from 'pino';
 import { RevmodError, toRevmodError } from '../errors';
 import type { InferenceEngine } from '../model/inference-engine';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
+import { cardInputGeometry, NORMAL_GROUP, type ModelCard } from '../model/model-card';
 import { decide, softmax2, type PolicyThresholds } from '../policy';
-import { preprocessImage, writeNormalizedChw, type PreprocessOptions } from '../preprocess';
-import { TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
-import type { ModerationJobData, Verdict, VerdictModel, VerdictTimings } from '../queue/types';
+import {
+  createChwNormalizer, preprocessImage, validatePreprocessOptions, writeNormalizedChw,
+  type ChwNormalizer, type DecodeOptions, type PreprocessOptions,
+} from '../preprocess';
+import type { ModerationJobData, Verdict, VerdictModel, VerdictScores, VerdictTimings } from '../queue/types';
 import { validateRequest, type RequestLimits } from '../queue/validate-request';
 import type { ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
@@ -28,7 +31,10 @@ export interface PipelineOptions {
   readonly publisher: VerdictPublisher;
   readonly model: ModelIdentity;
   readonly thresholds: PolicyThresholds;
-  readonly preprocess: PreprocessOptions;
+  /** The model's card: its preprocessing, classes and score kind are honoured here. */
+  readonly card: ModelCard;
+  /** Decode limits and mode (config); the input geometry comes from the card. */
+  readonly preprocess: DecodeOptions;
   readonly requestLimits: RequestLimits;
   readonly maxBytes: number;
   readonly batchSize: number;
@@ -64,6 +70,30 @@ function jobFailure(e: RevmodError): RevmodError {
   return new RevmodError(e.code, `${e.code}: ${e.message}`, { cause: e });
 }
 
+/** Where a 2-class card's normal and violate scores are in each output row. */
+export interface TwoClassReading {
+  readonly normalIndex: number;
+  readonly violateIndex: number;
+}
+
+/**
+ * The cards this pipeline can serve: two classes, one in group 'normal' and one in a violation
+ * group (any names, any order). Call it before starting anything that needs closing.
+ * @throws RevmodError MODEL_INVALID for any other card.
+ */
+export function checkPipelineCard(card: ModelCard): TwoClassReading {
+  if (card.classes.length !== 2) {
+    throw new RevmodError(
+      'MODEL_INVALID',
+      `model card ${card.name}@${card.version} lists ${card.classes.length} classes (${card.classes.join(', ')}): ` +
+        'the multi-class policy is not enabled yet; this worker serves 2-class models only',
+    );
+  }
+  const normalIndex = card.classes.findIndex((c) => card.groups[c] === NORMAL_GROUP);
+  // The card schema guarantees one class in 'normal' and one in a violation group.
+  return { normalIndex, violateIndex: 1 - normalIndex };
+}
+
 /**
  * fetch → decode → micro-batch → infer → decide → publish, per job. A permanent problem with one
  * image becomes that image's error verdict (decision review) and never touches its batch-mates;
@@ -71,8 +101,24 @@ function jobFailure(e: RevmodError): RevmodError {
  */
 export class ModerationPipeline {
   private readonly batcher: MicroBatcher<BatchItem, Verdict>;
+  private readonly reading: TwoClassReading;
+  private readonly preprocessOptions: PreprocessOptions;
+  private readonly normalizer: ChwNormalizer;
 
   constructor(private readonly o: PipelineOptions) {
+    const { card } = o;
+    this.reading = checkPipelineCard(card);
+    this.preprocessOptions = { ...o.preprocess, ...cardInputGeometry(card) };
+    validatePreprocessOptions(this.preprocessOptions);
+    this.normalizer = createChwNormalizer(card.preprocessing);
+    const engineIo = o.engine.options.contract;
+    if (engineIo.cropSize !== card.preprocessing.cropSize || engineIo.classCount !== card.classes.length) {
+      throw new RevmodError(
+        'MODEL_INVALID',
+        `the inference engine was set up for ${engineIo.cropSize}×${engineIo.cropSize} inputs and ${engineIo.classCount} classes, ` +
+          `the card says ${card.preprocessing.cropSize}×${card.preprocessing.cropSize} and ${card.classes.length}`,
+      );
+    }
     this.batcher = new MicroBatcher<BatchItem, Verdict>(
       { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.options.bufferCount },
       (items, ctx) => this.runBatch(items, ctx),
@@ -121,7 +167,7 @@ export class ModerationPipeline {
     const tDecode = performance.now();
     let rgb: Uint8Array;
     try {
-      rgb = (await preprocessImage(bytes, this.o.preprocess)).rgb;
+      rgb = (await preprocessImage(bytes, this.preprocessOptions)).rgb;
     } catch (err) {
       return this.failItem(base, err, { fetchMs, decodeMs: msSince(tDecode) }, log);
     }
@@ -185,7 +231,8 @@ export class ModerationPipeline {
     let inferMs: number;
     let tensorMs: number;
     try {
-      items.forEach((item, i) => writeNormalizedChw(item.rgb, buffer.view, i * TENSOR_FLOATS_PER_IMAGE));
+      const { floatsPerImage } = this.normalizer;
+      items.forEach((item, i) => writeNormalizedChw(item.rgb, buffer.view, i * floatsPerImage, this.normalizer));
       tensorMs = msSince(startedAt);
       ({ logits, inferMs } = await this.o.engine.run(buffer, items.length));
     } finally {
@@ -195,7 +242,7 @@ export class ModerationPipeline {
     const model = this.modelOf(provider);
     const decidedAt = new Date().toISOString();
     const verdicts = items.map((item, i): Verdict => {
-      const scores = softmax2(logits[2 * i]!, logits[2 * i + 1]!);
+      const scores = this.scoresOf(logits, i);
       const { decision, label, reasons } = decide(scores, this.o.thresholds);
       const batchWaitMs = Math.round((startedAt - item.enqueuedAt) * 10) / 10;
       return {
@@ -218,6 +265,13 @@ export class ModerationPipeline {
     this.o.observer?.onBatch?.(stats);
     for (const v of verdicts) this.o.observer?.onVerdict?.(v);
     return verdicts;
+  }
+
+  /** Image i's scores from the model's [count, 2] output, softmaxed unless the card says they are probabilities. */
+  private scoresOf(out: Float32Array, i: number): VerdictScores {
+    const normal = out[2 * i + this.reading.normalIndex]!;
+    const violate = out[2 * i + this.reading.violateIndex]!;
+    return this.o.card.output.scores === 'probabilities' ? { normal, violate } : softmax2(normal, violate);
   }
 
   /** Runs every pending item now (partial batch) and waits for the batches in flight. */

@@ -5,7 +5,8 @@ import type { RevmodConfig } from '../config';
 import { RevmodError } from '../errors';
 import { InferenceEngine, type EngineInfo } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
-import { ModerationPipeline } from '../pipeline/moderation-pipeline';
+import { ioContractOf } from '../model/model-io';
+import { checkPipelineCard, ModerationPipeline } from '../pipeline/moderation-pipeline';
 import type { PipelineObserver } from '../pipeline/pipeline-observer';
 import { StorageBreaker } from '../pipeline/storage-breaker';
 import { VerdictPublisher } from '../pipeline/verdict-publisher';
@@ -78,12 +79,14 @@ export class ModerationWorker {
     const log = this.deps.logger;
     try {
       this.model = await loadModel(config.model.path);
+      checkPipelineCard(this.model.card);
       this.thresholds = effectiveThresholds(config, this.model);
       this.engine = new InferenceEngine({
         modelPath: config.model.path,
         executionProvider: config.model.executionProvider,
         intraOpThreads: config.model.intraOpThreads,
         maxBatchSize: config.batch.size,
+        contract: ioContractOf(this.model.card),
       });
       this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
       this.engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));
@@ -115,7 +118,8 @@ export class ModerationWorker {
       publisher: this.publisher,
       model: { name: card.name, version: card.version, sha256 },
       thresholds: this.thresholds,
-      preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode, autoOrient: card.preprocessing.autoOrient },
+      card,
+      preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
       requestLimits: { allowedBuckets: config.s3.allowedBuckets, maxMetaBytes: config.limits.maxMetaBytes },
       maxBytes: config.limits.maxBytes,
       batchSize: config.batch.size,
