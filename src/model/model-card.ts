@@ -144,8 +144,12 @@ export const modelCardSchema = z
     if (card.input.shape.length !== 4 || channels !== 3 || height !== crop || width !== crop || rest.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['input', 'shape'], message: `must be [N, 3, ${crop}, ${crop}] (cropSize ${crop})` });
     }
+    const [inBatch] = card.input.shape;
+    const [outBatch] = card.output.shape;
     if (card.output.shape.length !== 2 || card.output.shape[1] !== card.classes.length) {
       ctx.addIssue({ code: 'custom', path: ['output', 'shape'], message: `must be [N, ${card.classes.length}] (one score per class)` });
+    } else if (typeof inBatch === 'number' && typeof outBatch === 'number' && inBatch !== outBatch) {
+      ctx.addIssue({ code: 'custom', path: ['output', 'shape', 0], message: `must equal input.shape[0] (${inBatch})` });
     }
   })
   .transform(({ groups, ...card }) => ({ ...card, groups: groups ?? { ...DEFAULT_GROUPS } }));

@@ -19,6 +19,8 @@ export interface ModelIoContract {
   readonly cropSize: number;
   /** Number of card `classes`: the output is [N, classCount]. */
   readonly classCount: number;
+  /** card `input.shape[0]` when it is a number: the card fixes the batch axis. */
+  readonly fixedBatch?: number | undefined;
 }
 
 export interface ModelIo {
@@ -34,6 +36,7 @@ export function ioContractOf(card: ModelCard): ModelIoContract {
     outputName: card.output.name,
     cropSize: card.preprocessing.cropSize,
     classCount: card.classes.length,
+    fixedBatch: typeof card.input.shape[0] === 'number' ? card.input.shape[0] : undefined,
   };
 }
 
@@ -43,8 +46,9 @@ const names = (ms: readonly IoMetadata[]) => ms.map((m) => `'${m.name}'`).join('
 /**
  * Checks the ONNX model against the card: one float32 input named as the card's `input.name`,
  * [N, 3, cropSize, cropSize]; an output named as the card's `output.name`, float32 [N, classes].
- * A fixed batch axis must hold `batchSize` images: larger batches are refused, not split, since
- * a batch size above what the model takes is a configuration mistake. Returns the names to use,
+ * A fixed batch axis (in the model, or a number in the card's input.shape) must hold `batchSize`
+ * images: a larger batch.size is refused, not split, since it is a configuration mistake; smaller
+ * batches are padded to it by the inference thread. Returns the names to use,
  * or throws an Error listing every problem.
  */
 export function checkModelIo(
@@ -63,18 +67,21 @@ export function checkModelIo(
     problems.push(`the card's output.name '${contract.outputName}' is not an output of the model (outputs: ${names(outputs)})`);
   }
   const dimOk = (d: number | string | undefined, want: number) => d === want || typeof d === 'string' || d === -1;
+  const first = input?.shape?.[0];
+  const modelBatch = typeof first === 'number' && first > 0 ? first : undefined;
+  const fixed = modelBatch ?? contract.fixedBatch;
   if (input) {
     const s = input.shape ?? [];
     if (input.isTensor && input.type !== undefined && input.type !== 'float32') problems.push(`input ${input.name} must be float32, found ${input.type}`);
     if (s.length > 0 && (s.length !== 4 || s[1] !== CHANNELS || !dimOk(s[2], crop) || !dimOk(s[3], crop))) {
       problems.push(`input must be [N,3,${crop},${crop}] (card preprocessing.cropSize ${crop}), found ${fmt(input)}`);
     }
-    const n = s[0];
-    if (typeof n === 'number' && n > 0 && batchSize > n) {
-      problems.push(
-        `input ${input.name} has a fixed batch axis of ${n}, but batch.size is ${batchSize}: ` +
-          `set batch.size to at most ${n}, or export the model with a dynamic batch axis`,
-      );
+    if (modelBatch !== undefined && contract.fixedBatch !== undefined && modelBatch !== contract.fixedBatch) {
+      problems.push(`the card's input.shape fixes the batch axis at ${contract.fixedBatch}, the model's is ${modelBatch}`);
+    }
+    if (fixed !== undefined && batchSize > fixed) {
+      const what = modelBatch !== undefined ? `input ${input.name} has a fixed batch axis of ${fixed}` : `the card's input.shape fixes the batch axis at ${fixed}`;
+      problems.push(`${what}, but batch.size is ${batchSize}: set batch.size to at most ${fixed}, or export the model with a dynamic batch axis`);
     }
   }
   if (output) {
@@ -85,6 +92,5 @@ export function checkModelIo(
     }
   }
   if (problems.length > 0 || !input || !output) throw new Error(problems.join('; '));
-  const n = input.shape?.[0];
-  return { inputName: input.name, outputName: output.name, maxBatch: typeof n === 'number' && n > 0 ? n : Infinity };
+  return { inputName: input.name, outputName: output.name, maxBatch: fixed ?? Infinity };
 }

@@ -122,6 +122,15 @@ describe('checkModelIo (the ONNX file against its card)', () => {
       .toThrow('input input has a fixed batch axis of 1, but batch.size is 8: set batch.size to at most 1, or export the model with a dynamic batch axis');
     expect(checkModelIo([fixed], [{ ...output, shape: [1, 2] }], contract, 1).maxBatch).toBe(1);
   });
+  it('a number in the card\'s input.shape fixes the batch axis too, and must agree with the model\'s', () => {
+    const card = { ...contract, fixedBatch: 4 };
+    expect(checkModelIo([input], [output], card, 4).maxBatch).toBe(4);
+    expect(() => checkModelIo([input], [output], card, 8))
+      .toThrow("the card's input.shape fixes the batch axis at 4, but batch.size is 8: set batch.size to at most 4");
+    expect(() => checkModelIo([{ ...input, shape: [2, 3, 224, 224] }], [output], card, 1))
+      .toThrow("the card's input.shape fixes the batch axis at 4, the model's is 2");
+    expect(ioContractOf(generatedModelCard('probe')).fixedBatch).toBeUndefined();
+  });
 });
 
 describe('InferenceEngine follows the card: crop size, class count, fixed batch axis', () => {

@@ -113,6 +113,7 @@ describe('model card', () => {
     ['groups.violate', (c) => { c.groups = { normal: 'normal', violate: '' }; }],
     ['groups: no class is in group \'normal\'', (c) => { c.groups = { normal: 'porn', violate: 'sexy' }; }],
     ['groups: no class is in a violation group', (c) => { c.groups = { normal: 'normal', violate: 'normal' }; }],
+    ['output.shape.0', (c) => { c.input = { name: 'input', shape: [1, 3, 224, 224] }; c.output = { name: 'logits', shape: [8, 2] }; }],
     ['output.scores', (c) => { c.output = { name: 'logits', shape: ['N', 2], scores: 'softmax' }; }],
     ['output.shape', (c) => { c.classes = ['a', 'b', 'c']; c.groups = { a: 'normal', b: 'x', c: 'y' }; }],
     ['input.name', (c) => { c.input = { shape: ['N', 3, 224, 224] }; }],
