@@ -1,4 +1,2 @@
-export { DEFAULTS } from './defaults';
-export { configSchema, type RevmodConfig, type RevmodConfigInput } from './config-schema';
-export { ENV_VARS, type EnvVarSpec } from './env-vars';
-export { loadConfig, configInputFromEnv } from './load-config';
+export { REVMOD_SETTINGS, SERVER_SETTINGS, envVarNames, type RevmodConfig, type RevmodConfigInput } from './settings';
+export { loadConfig, DEFAULTS, clientConfigOf, configEnv } from './load-config';

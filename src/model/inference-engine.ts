@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { tensorFloatsPerImage } from '../preprocess/constants';
 import { threadEntry } from '../util/thread-entry';
+import type { BatchBuffer, BatchResult, InferenceBackend } from './inference-backend';
 import type { ExecutionProviderChoice, FromThread, InferenceThreadData, ToThread } from './inference-protocol';
 import type { ModelIoContract } from './model-io';
+
+export type { BatchBuffer } from './inference-backend';
 
 export interface InferenceEngineOptions {
   readonly modelPath: string;
@@ -34,11 +37,6 @@ export interface EngineInfo {
   readonly maxBatch: number;
 }
 
-export interface BatchBuffer {
-  readonly index: number;
-  /** Room for maxBatchSize images, CHW float32 each (3 × cropSize²), back to back. Valid until `run` is called on it. */
-  readonly view: Float32Array;
-}
 
 interface Pending {
   readonly index: number;
@@ -52,7 +50,7 @@ interface Pending {
  * thread dies, batches in flight fail with INFERENCE_FAILED (retryable) and a new thread is started.
  * Events: `restart` (reason), `fallback` (reason).
  */
-export class InferenceEngine extends EventEmitter {
+export class InferenceEngine extends EventEmitter implements InferenceBackend {
   readonly options: Required<InferenceEngineOptions>;
   private readonly buffers: ArrayBuffer[];
   private readonly bufferBytes: number;
@@ -64,6 +62,8 @@ export class InferenceEngine extends EventEmitter {
   private nextId = 1;
   private closed = false;
   private restarts = 0;
+  /** Set by close() while it waits for the batches in flight. */
+  private onSettled: (() => void) | undefined;
   info: EngineInfo | undefined;
 
   constructor(options: InferenceEngineOptions) {
@@ -72,6 +72,14 @@ export class InferenceEngine extends EventEmitter {
     this.bufferBytes = this.options.maxBatchSize * tensorFloatsPerImage(this.options.contract.cropSize) * Float32Array.BYTES_PER_ELEMENT;
     this.buffers = Array.from({ length: this.options.bufferCount }, () => new ArrayBuffer(this.bufferBytes));
     this.free = this.buffers.map((_, i) => i);
+  }
+
+  get bufferCount(): number {
+    return this.options.bufferCount;
+  }
+
+  get provider(): string | undefined {
+    return this.info?.provider;
   }
 
   get restartCount(): number {
@@ -143,6 +151,7 @@ export class InferenceEngine extends EventEmitter {
     this.pending.delete(id);
     this.buffers[p.index] = data; // the batch tensor is back
     fn(p);
+    if (this.pending.size === 0) this.onSettled?.();
   }
 
   /** A batch tensor that went down with its thread is replaced. */
@@ -158,6 +167,7 @@ export class InferenceEngine extends EventEmitter {
       this.lose(p);
       p.reject(new RevmodError('INFERENCE_FAILED', reason));
     }
+    this.onSettled?.();
     if (!started) {
       reject(new RevmodError('MODEL_INVALID', `${reason} while loading ${this.options.modelPath}`));
       return;
@@ -194,7 +204,7 @@ export class InferenceEngine extends EventEmitter {
   }
 
   /** Infers the first `count` images of a batch tensor; resolves with [count, classCount] scores, row-major. */
-  async run(buffer: BatchBuffer, count: number): Promise<{ logits: Float32Array; inferMs: number }> {
+  async run(buffer: BatchBuffer, count: number): Promise<BatchResult> {
     if (this.closed) throw new RevmodError('SHUTTING_DOWN', 'inference engine is closed');
     await this.start();
     if (this.closed) throw new RevmodError('SHUTTING_DOWN', 'inference engine is closed');
@@ -222,9 +232,14 @@ export class InferenceEngine extends EventEmitter {
    */
   async close(settleTimeoutMs = 10_000): Promise<void> {
     this.closed = true;
-    const deadline = Date.now() + settleTimeoutMs;
-    while (this.pending.size > 0 && this.worker !== undefined && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    if (this.pending.size > 0 && this.worker !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => { this.onSettled = resolve; }),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, settleTimeoutMs); }),
+      ]);
+      clearTimeout(timer);
+      this.onSettled = undefined;
     }
     const worker = this.worker;
     this.worker = undefined;

@@ -1,4 +1,4 @@
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 
 export interface MicroBatcherOptions {
   /** A batch runs as soon as it holds this many items. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { DEFAULT_THRESHOLDS, validateThresholds } from '../policy';
 import { CROP_SIZE, DEFAULT_SCALE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_SHORT_SIDE } from '../preprocess/constants';
 import type { InputGeometry } from '../preprocess/preprocess-options';

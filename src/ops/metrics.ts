@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchStats, PipelineObserver } from '../pipeline/pipeline-observer';
-import type { ErrorCode } from '../errors';
-import type { Verdict } from '../queue/types';
+import type { ErrorCode, Verdict } from '@revmod/client';
+import type { WorkerStatus } from '../worker/moderation-worker';
 import { BUCKETS } from './metric-buckets';
 
 /** Options of {@link createWorkerMetrics}; every field has a default in WORKER_METRICS_DEFAULTS. */
@@ -28,10 +28,7 @@ export const WORKER_METRICS_DEFAULTS = {
 
 /** What the metrics read from a running worker at scrape time (a ModerationWorker satisfies it). */
 export interface WorkerMetricsSource {
-  readonly ready: boolean;
-  readonly model?: { readonly card: { readonly name: string; readonly version: string }; readonly sha256: string } | undefined;
-  readonly engineInfo?: { readonly provider: string } | undefined;
-  readonly inferenceEngine?: { readonly restartCount: number } | undefined;
+  status(): Pick<WorkerStatus, 'ready' | 'model' | 'executionProvider' | 'inferenceRestarts'>;
 }
 
 export interface WorkerMetrics {
@@ -100,7 +97,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     name: `${p}inference_thread_restarts_total`, registers,
     help: 'Inference threads that died and were restarted (their batches were retried).',
     collect() {
-      const now = source?.inferenceEngine?.restartCount ?? restartsSeen;
+      const now = source?.status().inferenceRestarts ?? restartsSeen;
       if (now > restartsSeen) this.inc(now - restartsSeen);
       restartsSeen = now;
     },
@@ -110,10 +107,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     help: 'Always 1 once the model is loaded; the labels say which model runs and on which onnxruntime execution provider.',
     collect() {
       this.reset();
-      const model = source?.model;
-      const provider = source?.engineInfo?.provider;
+      const status = source?.status();
+      const model = status?.model;
+      const provider = status?.executionProvider;
       if (model && provider) {
-        this.set({ model_name: model.card.name, model_version: model.card.version, model_sha256: model.sha256, execution_provider: provider }, 1);
+        this.set({ model_name: model.name, model_version: model.version, model_sha256: model.sha256, execution_provider: provider }, 1);
       }
     },
   });
@@ -121,7 +119,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     name: `${p}worker_ready`, registers,
     help: '1 while the worker takes jobs (model loaded, Redis connected, not draining), else 0.',
     collect() {
-      this.set(source?.ready ? 1 : 0);
+      this.set(source?.status().ready ? 1 : 0);
     },
   });
 

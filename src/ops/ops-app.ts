@@ -6,7 +6,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { RevmodConfig } from '../config';
-import { createRedisConnection } from '../queue/redis-connection';
+import { createRedisConnection } from '@revmod/client';
 import { basicAuth } from './basic-auth';
 import type { OpsCredentials } from './ops-auth';
 import { registerQueueDepthMetrics } from './queue-depth-metrics';

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { RevmodConfig } from '../config';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 
 /** Dashboard basic-auth credentials. */
 export interface OpsCredentials {
@@ -20,33 +19,14 @@ const invalid = (message: string): never => {
   throw new RevmodError('CONFIG_INVALID', message);
 };
 
-function readPasswordFile(path: string, readFile: (path: string) => string): string {
-  let text: string;
-  try {
-    text = readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    return invalid(`REVMOD_OPS_PASSWORD_FILE must name a readable file, received ${JSON.stringify(path)} (${code})`);
-  }
-  // Files written by `echo` or editors end with a newline that is not part of the password.
-  const password = text.replace(/\r?\n$/, '');
-  if (password.length === 0) invalid(`REVMOD_OPS_PASSWORD_FILE must hold a non-empty password, received an empty file ${JSON.stringify(path)}`);
-  return password;
-}
-
 /**
  * The dashboard credentials from config, or `null` for the development mode without auth. Refuses
  * (CONFIG_INVALID) to run without credentials unless REVMOD_OPS_ALLOW_NO_AUTH=true and the server is
  * bound to a loopback host. Messages name the variables, never a password.
  */
-export function resolveOpsCredentials(
-  ops: RevmodConfig['ops'],
-  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
-): OpsCredentials | null {
-  if (ops.password !== undefined && ops.passwordFile !== undefined) {
-    invalid('set REVMOD_OPS_PASSWORD or REVMOD_OPS_PASSWORD_FILE, not both');
-  }
-  const password = ops.passwordFile !== undefined ? readPasswordFile(ops.passwordFile, readFile) : ops.password;
+export function resolveOpsCredentials(ops: RevmodConfig['ops']): OpsCredentials | null {
+  // REVMOD_OPS_PASSWORD_FILE was read into ops.password when the config loaded.
+  const password = ops.password;
   if (password !== undefined) {
     if (ops.user === undefined) return invalid('REVMOD_OPS_USER must be set when a dashboard password is set, received nothing');
     // Basic auth joins user and password with the first colon.

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { RateLimitError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { RevmodError, toRevmodError } from '../errors';
-import type { InferenceEngine } from '../model/inference-engine';
+import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ModerationJobData, type Verdict, type VerdictModel, type VerdictScores, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
+import type { InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { cardInputGeometry, NORMAL_GROUP, type ModelCard } from '../model/model-card';
 import { decide, softmax2, type PolicyThresholds } from '../policy';
@@ -11,8 +11,6 @@ import {
   createChwNormalizer, preprocessImage, validatePreprocessOptions, writeNormalizedChw,
   type ChwNormalizer, type DecodeOptions, type PreprocessOptions,
 } from '../preprocess';
-import type { ModerationJobData, Verdict, VerdictModel, VerdictScores, VerdictTimings } from '../queue/types';
-import { validateRequest, type RequestLimits } from '../queue/validate-request';
 import type { ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
 import type { PipelineObserver } from './pipeline-observer';
@@ -27,7 +25,7 @@ export interface ModelIdentity {
 
 export interface PipelineOptions {
   readonly store: ObjectStore;
-  readonly engine: InferenceEngine;
+  readonly engine: InferenceBackend;
   readonly publisher: VerdictPublisher;
   readonly model: ModelIdentity;
   readonly thresholds: PolicyThresholds;
@@ -43,8 +41,8 @@ export interface PipelineOptions {
   readonly observer?: PipelineObserver;
   /** Object-store outage detection; see StorageBreaker. */
   readonly storageBreaker?: StorageBreaker;
-  /** Pauses the queue's intake for a while (BullMQ's manual rate limit); used while storage is down. */
-  readonly pauseIntake?: (ms: number) => Promise<void>;
+  /** Pauses this worker's intake for a while (other workers keep theirs); used while storage is down. */
+  readonly pauseIntake?: (ms: number) => void;
 }
 
 /** One decoded image waiting for its batch, with everything its verdict needs. */
@@ -111,16 +109,8 @@ export class ModerationPipeline {
     this.preprocessOptions = { ...o.preprocess, ...cardInputGeometry(card) };
     validatePreprocessOptions(this.preprocessOptions);
     this.normalizer = createChwNormalizer(card.preprocessing);
-    const engineIo = o.engine.options.contract;
-    if (engineIo.cropSize !== card.preprocessing.cropSize || engineIo.classCount !== card.classes.length) {
-      throw new RevmodError(
-        'MODEL_INVALID',
-        `the inference engine was set up for ${engineIo.cropSize}×${engineIo.cropSize} inputs and ${engineIo.classCount} classes, ` +
-          `the card says ${card.preprocessing.cropSize}×${card.preprocessing.cropSize} and ${card.classes.length}`,
-      );
-    }
     this.batcher = new MicroBatcher<BatchItem, Verdict>(
-      { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.options.bufferCount },
+      { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.bufferCount },
       (items, ctx) => this.runBatch(items, ctx),
     );
   }
@@ -134,7 +124,7 @@ export class ModerationPipeline {
   }
 
   /** The BullMQ processor. Returns the verdict (also stored as the job's return value). */
-  async process(job: Job<ModerationJobData>): Promise<Verdict> {
+  async process(job: Job<ModerationJobData>, token?: string): Promise<Verdict> {
     const startedAt = Date.now();
     const jobId = job.id ?? '';
     const log = this.o.logger.child({ jobId });
@@ -152,7 +142,7 @@ export class ModerationPipeline {
     }
     const attempt = job.attemptsMade + 1;
     const queueMs = Math.max(0, startedAt - data.submittedAtMs);
-    const base = { jobId, data, attempt, queueMs };
+    const base = { job, token, jobId, data, attempt, queueMs };
 
     const tFetch = performance.now();
     let bytes: Buffer;
@@ -185,7 +175,7 @@ export class ModerationPipeline {
 
   /** A permanent per-item error becomes an error verdict; a transient one is thrown for a retry. */
   private async failItem(
-    base: { jobId: string; data: ModerationJobData; attempt: number; queueMs: number },
+    base: { job: Job<ModerationJobData>; token: string | undefined; jobId: string; data: ModerationJobData; attempt: number; queueMs: number },
     err: unknown,
     t: { fetchMs: number; decodeMs: number },
     log: Logger,
@@ -193,11 +183,13 @@ export class ModerationPipeline {
     const e = toRevmodError(err);
     const breaker = this.o.storageBreaker;
     if (breaker && this.o.pauseIntake && (e.code === 'STORAGE_UNAVAILABLE' || e.code === 'STORAGE_TIMEOUT') && breaker.failure()) {
-      // Storage is down for everyone: hand the job back without spending an attempt, and pause.
+      // Storage looks down from here: pause this worker's intake and hand the job back, delayed,
+      // without spending an attempt (DelayedError); other workers keep their own intake.
       this.o.observer?.onRetry?.(e.code);
-      log.warn({ code: e.code, pauseMs: breaker.pauseMs }, `object store looks down (${breaker.threshold}+ failures in a row); pausing intake: ${e.message}`);
-      await this.o.pauseIntake(breaker.pauseMs);
-      throw new RateLimitError();
+      log.warn({ code: e.code, pauseMs: breaker.pauseMs }, `object store looks down (${breaker.threshold}+ failures in a row); pausing this worker's intake: ${e.message}`);
+      this.o.pauseIntake(breaker.pauseMs);
+      await base.job.moveToDelayed(Date.now() + breaker.pauseMs, base.token);
+      throw new DelayedError();
     }
     if (e.retryable) {
       this.o.observer?.onRetry?.(e.code);
@@ -205,9 +197,9 @@ export class ModerationPipeline {
       throw jobFailure(e);
     }
     const verdict: Verdict = {
-      id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,
+      schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key,
       decision: 'review', label: null, scores: null, reasons: ['error'],
-      model: this.modelOf(this.o.engine.info?.provider ?? 'none'),
+      model: this.modelOf(this.o.engine.provider ?? 'none'),
       timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0),
       batch: null,
       error: { code: e.code, message: e.message },
@@ -238,7 +230,7 @@ export class ModerationPipeline {
     } finally {
       this.o.engine.release(buffer);
     }
-    const provider = this.o.engine.info?.provider ?? 'cpu';
+    const provider = this.o.engine.provider ?? 'cpu';
     const model = this.modelOf(provider);
     const decidedAt = new Date().toISOString();
     const verdicts = items.map((item, i): Verdict => {
@@ -246,7 +238,7 @@ export class ModerationPipeline {
       const { decision, label, reasons } = decide(scores, this.o.thresholds);
       const batchWaitMs = Math.round((startedAt - item.enqueuedAt) * 10) / 10;
       return {
-        id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
+        schemaVersion: VERDICT_SCHEMA_VERSION, id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
         decision, label, scores, reasons, model,
         timings: this.timings(item.data, item.queueMs, item.fetchMs, item.decodeMs, batchWaitMs, Math.round(inferMs * 10) / 10),
         batch: { id: batchId, size: items.length },

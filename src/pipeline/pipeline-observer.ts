@@ -1,5 +1,4 @@
-import type { ErrorCode } from '../errors';
-import type { Verdict } from '../queue/types';
+import type { ErrorCode, Verdict } from '@revmod/client';
 
 export interface BatchStats {
   readonly id: string;

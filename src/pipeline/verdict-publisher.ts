@@ -1,8 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RevmodConfig } from '../config';
-import { verdictJobOptions } from '../queue/job-options';
-import type { Verdict } from '../queue/types';
+import { verdictJobOptions, type Verdict } from '@revmod/client';
 
 /**
  * Publishes verdicts: every one to the results queue, review/block ones also to the review queue.

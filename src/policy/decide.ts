@@ -1,4 +1,4 @@
-import type { Decision, Label, VerdictScores } from '../queue/types';
+import type { Decision, Label, VerdictScores } from '@revmod/client';
 
 /** Thresholds of the decision policy (the model card's, optionally overridden by config). */
 export interface PolicyThresholds {
@@ -39,17 +39,20 @@ export function decide(scores: VerdictScores, t: PolicyThresholds): PolicyResult
   return { decision: reasons.length > 0 ? 'review' : 'pass', label, reasons };
 }
 
-/** Checks thresholds are probabilities and block (when set) is not below violate. */
-export function validateThresholds(t: PolicyThresholds): string[] {
+/**
+ * The one threshold validator (card, config and policy file use it): each given threshold is a
+ * probability, and block (when set) is not below violate. Fields left undefined are not checked.
+ */
+export function validateThresholds(t: { readonly violate?: number | undefined; readonly confidence?: number | undefined; readonly block?: number | null | undefined }): string[] {
   const problems: string[] = [];
-  const prob = (name: string, x: number) => {
-    if (!(x >= 0 && x <= 1)) problems.push(`${name} must be within [0, 1], received ${x}`);
+  const prob = (name: string, x: number | undefined) => {
+    if (x !== undefined && !(x >= 0 && x <= 1)) problems.push(`${name} must be within [0, 1], received ${x}`);
   };
   prob('violate', t.violate);
   prob('confidence', t.confidence);
-  if (t.block !== null) {
+  if (t.block !== null && t.block !== undefined) {
     prob('block', t.block);
-    if (t.block < t.violate) problems.push(`block (${t.block}) must not be below violate (${t.violate})`);
+    if (t.violate !== undefined && t.block < t.violate) problems.push(`block (${t.block}) must not be below violate (${t.violate})`);
   }
   return problems;
 }

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { CHANNELS } from './constants';
 import { pilCmykToRgb } from './colour';
 import { mapSharpError } from './map-sharp-error';
@@ -38,10 +38,12 @@ function sharpJpegShrinkOnLoad(shrink: number): number {
  * measurably off and the full decode is cheap (figures in docs/preprocessing.md):
  * - JPEG (not CMYK): where the DCT shrink would be 2× with less than 2.5× left (a shrink of 4–5);
  * - other rasters and CMYK JPEGs (decoded at full size either way): wherever libvips would box-shrink;
+ * - upscaling, in both modes: sharp's linear upscale is not PIL's, and a small source is cheap;
  * - never for SVG (rendered at the target scale; no PIL counterpart).
  */
 function usePilResampler(format: string, cmyk: boolean, stored: Size, resizeTo: Size): boolean {
   if (format === 'svg') return false;
+  if (isUpscale(stored, resizeTo)) return true;
   const hshrink = stored.width / resizeTo.width;
   const vshrink = stored.height / resizeTo.height;
   if (format === 'jpeg' && !cmyk) {
@@ -52,10 +54,13 @@ function usePilResampler(format: string, cmyk: boolean, stored: Size, resizeTo: 
   return Math.max(hshrink, vshrink) >= 4;
 }
 
+const isUpscale = (stored: Size, resizeTo: Size) => resizeTo.width > stored.width || resizeTo.height > stored.height;
+
 /** The decode path for an image resized to `resizeTo` (in its stored orientation). */
 export function chooseDecodePath(header: ImageHeader, resizeTo: Size, mode: DecodeOptions['mode']): DecodePath {
   const cmyk = header.space === 'cmyk';
-  if (mode === 'torchvision' && usePilResampler(header.format, cmyk, header, resizeTo)) return 'exact';
+  const exactAllowed = mode === 'torchvision' || isUpscale(header, resizeTo);
+  if (exactAllowed && usePilResampler(header.format, cmyk, header, resizeTo)) return 'exact';
   if (cmyk) return 'cmyk';
   if (header.hasAlpha) return 'alpha';
   return 'sharp';

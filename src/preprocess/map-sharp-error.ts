@@ -1,4 +1,4 @@
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 
 /**
  * Where a sharp/libvips error happened and what was known about the bytes at that point. The one

@@ -1,4 +1,4 @@
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { CHANNELS, CROP_SIZE, RESIZE_SHORT_SIDE } from './constants';
 import { chooseDecodePath, type DecodePath } from './decode-paths';
 import { formatLabel } from './map-sharp-error';

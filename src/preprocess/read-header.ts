@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { formatLabel, mapSharpError } from './map-sharp-error';
 import type { DecodeOptions } from './preprocess-options';
 import { describeContent, heifBrand, looksLikeSvg, magicFormat } from './sniff';

@@ -1,4 +1,4 @@
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { MAX_CROP_SIZE } from './constants';
 import type { DecodeOptions, InputGeometry, NormalizationSpec, PreprocessOptions } from './preprocess-options';
 

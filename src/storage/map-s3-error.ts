@@ -1,4 +1,4 @@
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 
 interface AwsLikeError {
   name?: string;

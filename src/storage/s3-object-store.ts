@@ -4,7 +4,7 @@ import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { RevmodConfig } from '../config';
-import { RevmodError } from '../errors';
+import { RevmodError } from '@revmod/client';
 import { mapS3Error } from './map-s3-error';
 import type { FetchOptions, ObjectStore } from './object-store';
 

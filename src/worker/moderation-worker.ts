@@ -1,9 +1,9 @@
-import { Worker, type Job } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RevmodConfig } from '../config';
-import { RevmodError } from '../errors';
-import { InferenceEngine, type EngineInfo } from '../model/inference-engine';
+import { RevmodError, createRedisConnection, type ModerationJobData, type Verdict } from '@revmod/client';
+import { InferenceEngine } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ioContractOf } from '../model/model-io';
 import { checkPipelineCard, ModerationPipeline } from '../pipeline/moderation-pipeline';
@@ -11,11 +11,27 @@ import type { PipelineObserver } from '../pipeline/pipeline-observer';
 import { StorageBreaker } from '../pipeline/storage-breaker';
 import { VerdictPublisher } from '../pipeline/verdict-publisher';
 import { validateThresholds, type PolicyThresholds } from '../policy';
-import { createRedisConnection } from '../queue/redis-connection';
-import type { ModerationJobData, Verdict } from '../queue/types';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
+
+/** A read-only snapshot of a worker, for readiness and metrics. */
+export interface WorkerStatus {
+  readonly state: WorkerState;
+  /** Taking jobs: model loaded, Redis connected, intake not paused, not draining. */
+  readonly ready: boolean;
+  /** Why not ready, when it is not. */
+  readonly notReadyReason: string | undefined;
+  readonly model: { readonly name: string; readonly version: string; readonly sha256: string; readonly trained: boolean } | undefined;
+  readonly thresholds: PolicyThresholds | undefined;
+  /** The execution provider running batches, once the model is loaded. */
+  readonly executionProvider: string | undefined;
+  readonly inferenceRestarts: number;
+  /** Epoch ms until which this worker's intake is paused (object store down), if it is. */
+  readonly intakePausedUntilMs: number | undefined;
+  /** Images decoded and waiting in the micro-batcher. */
+  readonly pendingItems: number;
+}
 
 export interface ModerationWorkerDeps {
   readonly logger: Logger;
@@ -38,7 +54,9 @@ export function effectiveThresholds(config: RevmodConfig, model: LoadedModel): P
 
 /**
  * A moderation worker: one BullMQ Worker feeding the batch pipeline, one inference thread.
- * `start()` loads the model and begins taking jobs; `close()` drains within a deadline.
+ * `start()` loads the model and begins taking jobs; `close()` drains within a deadline. `close()`
+ * may be called at any time, also while `start()` is loading the model: `start()` then stops
+ * before opening Redis and rejects with SHUTTING_DOWN.
  */
 export class ModerationWorker {
   private stateValue: WorkerState = 'idle';
@@ -48,10 +66,13 @@ export class ModerationWorker {
   private publisher: VerdictPublisher | undefined;
   private store: ObjectStore | undefined;
   private pipeline: ModerationPipeline | undefined;
+  private model: LoadedModel | undefined;
+  private thresholds: PolicyThresholds | undefined;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<{ forced: boolean }> | undefined;
   private inferenceStopped = false;
-  model: LoadedModel | undefined;
-  engineInfo: EngineInfo | undefined;
-  thresholds: PolicyThresholds | undefined;
+  private intakePausedUntil: number | undefined;
+  private resumeTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly config: RevmodConfig, private readonly deps: ModerationWorkerDeps) {}
 
@@ -59,52 +80,77 @@ export class ModerationWorker {
     return this.stateValue;
   }
 
-  /** Ready to take jobs: model loaded, Redis connected, not draining. */
+  /** Ready to take jobs: model loaded, Redis connected, intake not paused, not draining. */
   get ready(): boolean {
-    return this.stateValue === 'ready' && this.connection?.status === 'ready';
+    return this.notReadyReason() === undefined;
   }
 
-  get bullWorker(): Worker<ModerationJobData, Verdict> | undefined {
-    return this.worker;
+  private notReadyReason(): string | undefined {
+    if (this.stateValue !== 'ready') return this.stateValue;
+    if (this.connection?.status !== 'ready') return `redis ${this.connection?.status ?? 'not connected'}`;
+    if (this.intakePausedUntil !== undefined) return 'intake paused: object store unreachable from this worker';
+    return undefined;
   }
 
+  status(): WorkerStatus {
+    const card = this.model?.card;
+    return {
+      state: this.stateValue,
+      ready: this.ready,
+      notReadyReason: this.notReadyReason(),
+      model: card && this.model ? { name: card.name, version: card.version, sha256: this.model.sha256, trained: card.trained } : undefined,
+      thresholds: this.thresholds,
+      executionProvider: this.engine?.provider,
+      inferenceRestarts: this.engine?.restartCount ?? 0,
+      intakePausedUntilMs: this.intakePausedUntil,
+      pendingItems: this.pipeline?.pendingItems ?? 0,
+    };
+  }
+
+  /** The inference engine, for fault tests that watch its restarts. */
   get inferenceEngine(): InferenceEngine | undefined {
     return this.engine;
   }
 
-  async start(): Promise<void> {
-    if (this.stateValue !== 'idle') throw new Error(`start() called in state ${this.stateValue}`);
+  start(): Promise<void> {
+    if (this.stateValue !== 'idle') return Promise.reject(new Error(`start() called in state ${this.stateValue}`));
     this.stateValue = 'starting';
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  /** Throws SHUTTING_DOWN when close() was called meanwhile. */
+  private checkNotClosing(): void {
+    if (this.closing !== undefined) throw new RevmodError('SHUTTING_DOWN', 'the worker was closed while starting');
+  }
+
+  private async doStart(): Promise<void> {
     const { config } = this;
     const log = this.deps.logger;
-    try {
-      this.model = await loadModel(config.model.path);
-      checkPipelineCard(this.model.card);
-      this.thresholds = effectiveThresholds(config, this.model);
-      this.engine = new InferenceEngine({
-        modelPath: config.model.path,
-        executionProvider: config.model.executionProvider,
-        intraOpThreads: config.model.intraOpThreads,
-        maxBatchSize: config.batch.size,
-        contract: ioContractOf(this.model.card),
-      });
-      this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
-      this.engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));
-      this.engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
-      this.engineInfo = await this.engine.start();
-    } catch (err) {
-      await this.engine?.close();
-      this.stateValue = 'closed';
-      throw err;
-    }
+    this.model = await loadModel(config.model.path);
+    this.checkNotClosing();
+    checkPipelineCard(this.model.card);
+    this.thresholds = effectiveThresholds(config, this.model);
+    this.engine = new InferenceEngine({
+      modelPath: config.model.path,
+      executionProvider: config.model.executionProvider,
+      intraOpThreads: config.model.intraOpThreads,
+      maxBatchSize: config.batch.size,
+      contract: ioContractOf(this.model.card),
+    });
+    this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
+    this.engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));
+    this.engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
+    const engineInfo = await this.engine.start();
+    this.checkNotClosing();
     const { card, sha256 } = this.model;
     log.info({
       model: { name: card.name, version: card.version, sha256, trained: card.trained, path: config.model.path },
-      executionProvider: this.engineInfo.provider, requested: config.model.executionProvider,
+      executionProvider: engineInfo.provider, requested: config.model.executionProvider,
       thresholds: this.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
-    }, `model ${card.name}@${card.version} loaded on ${this.engineInfo.provider}`);
+    }, `model ${card.name}@${card.version} loaded on ${engineInfo.provider}`);
     if (!card.trained) log.warn('the model card says this model is UNTRAINED: its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
-    if (config.s3.allowedBuckets.length === 0) {
+    if (config.requests.allowedBuckets.length === 0) {
       log.warn('no bucket allow-list: jobs may name any bucket these S3 credentials can read; set REVMOD_ALLOWED_BUCKETS');
     }
 
@@ -120,27 +166,24 @@ export class ModerationWorker {
       thresholds: this.thresholds,
       card,
       preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
-      requestLimits: { allowedBuckets: config.s3.allowedBuckets, maxMetaBytes: config.limits.maxMetaBytes },
+      requestLimits: config.requests,
       maxBytes: config.limits.maxBytes,
       batchSize: config.batch.size,
       maxWaitMs: config.batch.maxWaitMs,
       logger: log,
       ...(this.deps.observer ? { observer: this.deps.observer } : {}),
       storageBreaker: new StorageBreaker(config.worker.storageFailureThreshold, config.worker.storagePauseMs),
-      pauseIntake: async (ms) => { await this.worker?.rateLimit(ms); },
+      pauseIntake: (ms) => this.pauseIntake(ms),
     });
     const pipeline = this.pipeline;
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
-    this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job: Job<ModerationJobData, Verdict>) => pipeline.process(job), {
+    this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job, token) => pipeline.process(job, token), {
       connection: this.connection,
       prefix: config.redis.prefix,
       concurrency,
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.stalledIntervalMs,
       maxStalledCount: config.worker.maxStalledCount,
-      // No real limit: BullMQ honours a manual rateLimit() (the storage-outage pause) only when a
-      // limiter is configured.
-      limiter: { max: 1_000_000_000, duration: 1_000 },
       autorun: true,
     });
     this.worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
@@ -151,19 +194,49 @@ export class ModerationWorker {
     });
     this.worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker died or blocked); it will be retried'));
     await this.worker.waitUntilReady();
+    this.checkNotClosing();
     this.stateValue = 'ready';
     log.info({ queue: config.queues.moderation, concurrency, prefix: config.redis.prefix }, 'worker ready');
   }
 
   /**
+   * Stops this worker taking jobs for `ms` (the object store is unreachable from here); jobs in
+   * flight go on. Readiness says why meanwhile. Other workers are not affected.
+   */
+  private pauseIntake(ms: number): void {
+    const until = Date.now() + ms;
+    if (this.intakePausedUntil !== undefined && this.intakePausedUntil >= until) return;
+    const first = this.intakePausedUntil === undefined;
+    this.intakePausedUntil = until;
+    clearTimeout(this.resumeTimer);
+    if (first) void this.worker?.pause(true);
+    this.resumeTimer = setTimeout(() => {
+      this.intakePausedUntil = undefined;
+      if (this.closing === undefined) this.worker?.resume();
+    }, ms);
+  }
+
+  /**
    * Stops taking jobs, runs the partial batch, publishes what finished and closes connections.
    * Past `timeoutMs` it stops waiting: unfinished jobs keep their lock until it expires, then
-   * another worker takes them (nothing is lost, they are only later).
+   * another worker takes them (nothing is lost, they are only later). Calls after the first share
+   * its drain and outcome.
    */
-  async close(timeoutMs = this.config.worker.shutdownTimeoutMs): Promise<{ forced: boolean }> {
-    if (this.stateValue === 'closed' || this.stateValue === 'draining') return { forced: false };
-    this.stateValue = 'draining';
+  close(timeoutMs = this.config.worker.shutdownTimeoutMs): Promise<{ forced: boolean }> {
+    this.closing ??= this.doClose(timeoutMs);
+    return this.closing;
+  }
+
+  private async doClose(timeoutMs: number): Promise<{ forced: boolean }> {
     const log = this.deps.logger;
+    if (this.stateValue === 'idle') {
+      this.stateValue = 'closed';
+      return { forced: false };
+    }
+    this.stateValue = 'draining';
+    clearTimeout(this.resumeTimer);
+    // A start() in progress notices the close at its next step and stops; wait for it to get there.
+    await this.starting?.catch(() => undefined);
     let forced = false;
     const graceful = (async () => {
       // Stop fetching and wait for every job already taken. Jobs still fetching or decoding join a

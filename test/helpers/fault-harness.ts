@@ -1,7 +1,8 @@
 import { Queue, type Job, type JobType } from 'bullmq';
 import type { RevmodConfig } from '../../src/config';
-import type { ModerationJobData, Verdict } from '../../src/queue/types';
-import { spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../../bench/chaos/worker-process';
+import type { ModerationJobData, Verdict } from '@revmod/client';
+import { verdictLedger, type VerdictLedger } from '../../tools/chaos/verdict-ledger';
+import { spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../../tools/chaos/worker-process';
 
 /** Polls `probe` until it returns a value (not undefined); throws after `timeoutMs` naming `what`. */
 export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
@@ -59,27 +60,10 @@ export class QueueInspector {
     return this.results.getJobs(ALL_STATES, 0, -1);
   }
 
-  /**
-   * Exactly-once ledger: every submitted id has one verdict job on the results queue, there is no
-   * other, and no id was delivered twice to the consumer.
-   */
-  async ledger(submittedIds: readonly string[], delivered: readonly Verdict[]): Promise<{
-    missing: string[]; unexpected: string[]; duplicateResultJobs: string[]; duplicateDeliveries: string[]; resultCount: number;
-  }> {
+  /** The exactly-once ledger of `submittedIds` (see verdictLedger). */
+  async ledger(submittedIds: readonly string[], delivered: readonly Verdict[]): Promise<VerdictLedger> {
     const jobs = await this.resultJobs();
-    const ids = jobs.map((j) => j.id!);
-    const submitted = new Set(submittedIds);
-    const seen = new Set<string>();
-    const duplicateResultJobs = ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
-    const deliveries = new Map<string, number>();
-    for (const v of delivered) deliveries.set(v.id, (deliveries.get(v.id) ?? 0) + 1);
-    return {
-      missing: submittedIds.filter((id) => !seen.has(id)),
-      unexpected: [...seen].filter((id) => !submitted.has(id)),
-      duplicateResultJobs,
-      duplicateDeliveries: [...deliveries].filter(([, n]) => n > 1).map(([id]) => id),
-      resultCount: ids.length,
-    };
+    return verdictLedger(submittedIds, jobs.map((j) => j.id!), delivered.map((v) => v.id));
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { deletePrefix as deletePrefixAt } from '../../src/dev/delete-prefix';
+import { deletePrefix as deletePrefixAt, uniquePrefix as uniquePrefixOf } from '../../tools/dev/redis-keys';
+import { DEFAULT_REDIS_URL } from '../../tools/dev/redis-server';
 import { loadConfig, type RevmodConfig, type RevmodConfigInput } from '../../src/config';
 
-export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_REDIS_URL = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
 
 /** A unique BullMQ prefix per test file, so files running in parallel never see each other's jobs. */
 export function uniquePrefix(name: string): string {
-  return `revmod-test-${name}-${randomBytes(4).toString('hex')}`;
+  return uniquePrefixOf(`test-${name}`);
 }
 
 /** Config for tests: the environment is ignored so a developer's variables cannot leak in. */
@@ -16,5 +16,5 @@ export function testConfig(overrides: RevmodConfigInput): RevmodConfig {
 
 /** Deletes every key under a prefix (test cleanup). */
 export async function deletePrefix(prefix: string, url = TEST_REDIS_URL): Promise<void> {
-  await deletePrefixAt(prefix, url);
+  await deletePrefixAt({ url, prefix });
 }

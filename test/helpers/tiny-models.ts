@@ -1,4 +1,4 @@
-import { attr, OnnxGraphBuilder, type Dim } from '../../src/model/onnx-graph-builder';
+import { attr, OnnxGraphBuilder, type Dim } from '../../src/onnx/graph-builder';
 
 /**
  * A tiny model built with the project's graph builder: per-image channel means (ReduceMean over H

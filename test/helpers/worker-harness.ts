@@ -1,8 +1,7 @@
 import pino from 'pino';
 import type { RevmodConfig } from '../../src/config';
 import type { PipelineObserver } from '../../src/pipeline/pipeline-observer';
-import { consumeVerdicts, type VerdictConsumer } from '../../src/queue/verdict-consumer';
-import type { Verdict } from '../../src/queue/types';
+import { consumeVerdicts, type VerdictConsumer, type Verdict } from '@revmod/client';
 import { ModerationWorker } from '../../src/worker/moderation-worker';
 
 /** Collects verdicts from the results queue through the SDK's consumer, as the upload service would. */

@@ -1,11 +1,10 @@
 import { Queue } from 'bullmq';
 import sharp from 'sharp';
-import { defaultModelPath } from '../../src/model/ensure-model';
-import { probeRgbForViolateScore, probeViolateScore, type Rgb } from '../../src/model/probe-graph';
-import { ModerationClient } from '../../src/queue/moderation-client';
-import type { Verdict } from '../../src/queue/types';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
+import { probeRgbForViolateScore, probeViolateScore, type Rgb } from '../../tools/model-gen/probe-graph';
+import { ModerationClient, type Verdict } from '@revmod/client';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
@@ -21,7 +20,7 @@ const CASES: ReadonlyArray<{ key: string; violate: number; decision: Verdict['de
 
 describe('decisions: pass, review and block with thresholds from config (probe model)', () => {
   const prefix = uniquePrefix('decisions');
-  let s3: S3TestServer;
+  let s3: S3Server;
   let worker: ModerationWorker;
   let client: ModerationClient;
   let collector: VerdictCollector;
@@ -35,7 +34,7 @@ describe('decisions: pass, review and block with thresholds from config (probe m
   });
 
   beforeAll(async () => {
-    s3 = await startS3TestServer();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     for (const c of CASES) {
       const rgb = probeRgbForViolateScore(c.violate);

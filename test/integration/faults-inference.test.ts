@@ -1,10 +1,10 @@
 import sharp from 'sharp';
-import { defaultModelPath } from '../../src/model/ensure-model';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import type { BatchBuffer } from '../../src/model/inference-engine';
-import { ModerationClient } from '../../src/queue/moderation-client';
+import { ModerationClient } from '@revmod/client';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { QueueInspector, waitUntil } from '../helpers/fault-harness';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
@@ -19,7 +19,7 @@ const BATCH_SIZE = 8;
  */
 describe('the inference thread dies or throws', () => {
   const prefix = uniquePrefix('inference');
-  let s3: S3TestServer;
+  let s3: S3Server;
   let worker: ModerationWorker;
   let client: ModerationClient;
   let collector: VerdictCollector;
@@ -28,7 +28,7 @@ describe('the inference thread dies or throws', () => {
   const failures: string[] = [];
 
   beforeAll(async () => {
-    s3 = await startS3TestServer();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     const blue = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 20, g: 20, b: 230 } } }).jpeg().toBuffer();
     await Promise.all(Array.from({ length: JOBS }, (_, i) => s3.put(BUCKET, `photos/${i}.jpg`, blue)));
@@ -37,7 +37,7 @@ describe('the inference thread dies or throws', () => {
       s3: s3.s3Config,
       batch: { size: BATCH_SIZE, maxWaitMs: 20 },
       model: { path: defaultModelPath('probe'), executionProvider: 'cpu', intraOpThreads: 1 },
-      worker: { attempts: 4, backoffMs: 100, concurrency: 16 },
+      jobs: { attempts: 4, backoffMs: 100 }, worker: { concurrency: 16 },
     });
     worker = await startTestWorker(config, { onRetry: (code) => failures.push(code) });
     worker.inferenceEngine!.on('restart', (reason: string) => restarts.push(reason));

@@ -1,8 +1,8 @@
-import { defaultModelPath } from '../../src/model/ensure-model';
-import { ModerationClient } from '../../src/queue/moderation-client';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
+import { ModerationClient } from '@revmod/client';
 import * as fixtures from '../fixtures/hostile-images';
 import { QueueInspector, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
 import { VerdictCollector } from '../helpers/worker-harness';
 
@@ -18,7 +18,7 @@ const STALLED_MS = 1_000;
  */
 describe('a worker killed with SIGKILL mid-batch', () => {
   const prefix = uniquePrefix('kill');
-  let s3: S3TestServer;
+  let s3: S3Server;
   let fleet: WorkerFleet;
   let client: ModerationClient;
   let collector: VerdictCollector;
@@ -26,11 +26,11 @@ describe('a worker killed with SIGKILL mid-batch', () => {
   let config: ReturnType<typeof testConfig>;
 
   beforeAll(async () => {
-    s3 = await startS3TestServer();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     const photo = await fixtures.plainJpeg(800, 600);
     await Promise.all(Array.from({ length: JOBS }, (_, i) => s3.put(BUCKET, `photos/${i}.jpg`, photo)));
-    config = testConfig({ redis: { prefix }, s3: s3.s3Config, worker: { attempts: 3, backoffMs: 500 } });
+    config = testConfig({ redis: { prefix }, s3: s3.s3Config, jobs: { attempts: 3, backoffMs: 500 } });
     fleet = new WorkerFleet({
       redisUrl: TEST_REDIS_URL, prefix,
       s3Env: s3.env,

@@ -1,9 +1,9 @@
-import { defaultModelPath } from '../../src/model/ensure-model';
-import { ModerationClient } from '../../src/queue/moderation-client';
-import { PersistentRedis } from '../../bench/chaos/redis-process';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
+import { ModerationClient } from '@revmod/client';
+import { RedisServer } from '../../tools/dev/redis-server';
 import * as fixtures from '../fixtures/hostile-images';
 import { QueueInspector, waitUntil, WorkerFleet } from '../helpers/fault-harness';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { S3Server } from '../../tools/dev/s3-server';
 import { testConfig, uniquePrefix } from '../helpers/test-config';
 import { VerdictCollector } from '../helpers/worker-harness';
 
@@ -20,20 +20,20 @@ const AFTER = 24;
  */
 describe('Redis restarted in the middle of a run', () => {
   const prefix = uniquePrefix('redis');
-  let redis: PersistentRedis;
-  let s3: S3TestServer;
+  let redis: RedisServer;
+  let s3: S3Server;
   let fleet: WorkerFleet;
   let client: ModerationClient;
   let collector: VerdictCollector;
   let inspector: QueueInspector;
 
   beforeAll(async () => {
-    redis = await PersistentRedis.start();
-    s3 = await startS3TestServer();
+    redis = await RedisServer.start({ persistence: 'everysec' });
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     const photo = await fixtures.plainJpeg(800, 600);
     await Promise.all(Array.from({ length: BEFORE + DURING + AFTER }, (_, i) => s3.put(BUCKET, `photos/${i}.jpg`, photo)));
-    const config = testConfig({ redis: { url: redis.url, prefix }, s3: s3.s3Config, worker: { attempts: 5, backoffMs: 500 } });
+    const config = testConfig({ redis: { url: redis.url, prefix }, s3: s3.s3Config, jobs: { attempts: 5, backoffMs: 500 } });
     fleet = new WorkerFleet({
       redisUrl: redis.url, prefix,
       s3Env: s3.env,

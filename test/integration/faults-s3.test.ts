@@ -1,7 +1,6 @@
-import { RestartableS3 } from '../../bench/chaos/restartable-s3';
-import { defaultModelPath } from '../../src/model/ensure-model';
-import { listFailed, retryFailed } from '../../src/queue/dead-letters';
-import { ModerationClient } from '../../src/queue/moderation-client';
+import { S3Server } from '../../tools/dev/s3-server';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
+import { listFailed, retryFailed, ModerationClient } from '@revmod/client';
 import * as fixtures from '../fixtures/hostile-images';
 import { QueueInspector, waitUntil, WorkerFleet } from '../helpers/fault-harness';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
@@ -22,7 +21,7 @@ const OUTAGE_MS = 10_000;
  */
 describe('the S3 server stopped for ~10 s mid-run', () => {
   const prefix = uniquePrefix('s3');
-  let s3: RestartableS3;
+  let s3: S3Server;
   let fleet: WorkerFleet;
   let client: ModerationClient;
   let collector: VerdictCollector;
@@ -30,13 +29,13 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
   let config: ReturnType<typeof testConfig>;
 
   beforeAll(async () => {
-    s3 = await RestartableS3.start();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     const photo = await fixtures.plainJpeg(800, 600);
     await Promise.all(Array.from({ length: BEFORE + DURING }, (_, i) => s3.put(BUCKET, `photos/${i}.jpg`, photo)));
     await s3.put(BUCKET, 'dead-letter/photo.jpg', photo);
     // Backoff 1 s doubling: tries at 0, 1, 3, 7, 15 and 31 s outlast a 10 s outage.
-    config = testConfig({ redis: { prefix }, s3: s3.s3Config, worker: { attempts: 6, backoffMs: 1_000 } });
+    config = testConfig({ redis: { prefix }, s3: s3.s3Config, jobs: { attempts: 6, backoffMs: 1_000 } });
     fleet = new WorkerFleet({
       redisUrl: TEST_REDIS_URL, prefix, s3Env: s3.env,
       modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
@@ -52,7 +51,7 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
     await client?.close();
     await collector?.close();
     await inspector?.close();
-    await s3?.destroy();
+    await s3?.close();
     await deletePrefix(prefix);
   });
 
@@ -103,7 +102,7 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
 
   it('an outage longer than the retry budget pauses intake instead of failing the backlog', async () => {
     // 2 attempts 200 ms apart: without the storage breaker every job would fail within a second.
-    const impatient = new ModerationClient({ config: { ...config, worker: { ...config.worker, attempts: 2, backoffMs: 200 } } });
+    const impatient = new ModerationClient({ config: { ...config, jobs: { attempts: 2, backoffMs: 200 } } });
     const keys = Array.from({ length: 12 }, (_, i) => ({ bucket: BUCKET, key: `long-outage/${i}.jpg`, meta: { run: 'long-outage' } }));
     const photo = await fixtures.plainJpeg(800, 600);
     await Promise.all(keys.map((k) => s3.put(BUCKET, k.key, photo)));
@@ -133,7 +132,7 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
   }, 90_000);
 
   it('a job whose attempts run out stays in the failed list with its error; retrying it from there completes it', async () => {
-    const impatient = new ModerationClient({ config: { ...config, worker: { ...config.worker, attempts: 2, backoffMs: 200 } } });
+    const impatient = new ModerationClient({ config: { ...config, jobs: { attempts: 2, backoffMs: 200 } } });
     const decidedBefore = collector.verdicts.length;
     try {
       await s3.stop();

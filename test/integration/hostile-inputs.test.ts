@@ -1,18 +1,14 @@
 import { Queue } from 'bullmq';
 import { createServer, type Server } from 'node:net';
 import sharp from 'sharp';
-import type { ErrorCode } from '../../src/errors';
-import { RevmodError } from '../../src/errors';
-import { defaultModelPath } from '../../src/model/ensure-model';
+import { type ErrorCode, RevmodError, jobIdFor, ModerationClient, type ModerationJobData, type SubmitRequest, type Verdict } from '@revmod/client';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import { decide } from '../../src/policy';
-import { jobIdFor } from '../../src/queue/job-id';
-import { ModerationClient } from '../../src/queue/moderation-client';
-import type { ModerationJobData, SubmitRequest, Verdict } from '../../src/queue/types';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import * as fixtures from '../fixtures/hostile-images';
 import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy';
 import { QueueInspector, waitUntil } from '../helpers/fault-harness';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
@@ -52,7 +48,7 @@ async function connectionCounter(): Promise<{ port: number; count: () => number;
 
 describe('hostile and odd inputs through the whole pipeline (real Redis, real S3 server, probe model)', () => {
   const prefix = uniquePrefix('hostile');
-  let s3: S3TestServer;
+  let s3: S3Server;
   let proxy: CountingProxy;
   let svgTarget: Awaited<ReturnType<typeof connectionCounter>>;
   let worker: ModerationWorker;
@@ -63,7 +59,7 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
   const cases: Case[] = [];
 
   beforeAll(async () => {
-    s3 = await startS3TestServer();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     proxy = await startCountingProxy(s3.port, { holdBodiesOverBytes: MAX_BYTES, holdMs: 1_000 });
     svgTarget = await connectionCounter();
@@ -123,12 +119,13 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
 
     config = testConfig({
       redis: { prefix },
-      s3: { ...s3.s3Config, endpoint: proxy.endpoint, allowedBuckets: [BUCKET] },
+      s3: { ...s3.s3Config, endpoint: proxy.endpoint },
+      requests: { allowedBuckets: [BUCKET] },
       limits: { maxBytes: MAX_BYTES },
       // A long batch wait, so that batches fill even on a loaded machine (batch-mates are the point).
       batch: { size: BATCH_SIZE, maxWaitMs: 1_000 },
       model: { path: defaultModelPath('probe'), executionProvider: 'cpu', intraOpThreads: 1 },
-      worker: { attempts: 3, backoffMs: 200, concurrency: 16 },
+      jobs: { attempts: 3, backoffMs: 200 }, worker: { concurrency: 16 },
     });
     worker = await startTestWorker(config);
     collector = new VerdictCollector(config);
@@ -170,7 +167,7 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
       } else {
         const range = c.expect.violate;
         const ok = v.error === undefined && v.scores !== null && v.batch !== null &&
-          v.decision === decide(v.scores, worker.thresholds!).decision &&
+          v.decision === decide(v.scores, worker.status().thresholds!).decision &&
           (range === undefined || (v.scores.violate >= range[0] && v.scores.violate <= range[1]));
         if (!ok) problems.push(`${c.key}: expected a scored verdict${range ? ` with violate in [${range.join(', ')}]` : ''}, got ${got}`);
       }

@@ -1,17 +1,17 @@
 import { Queue } from 'bullmq';
 import { createServer } from 'node:http';
 import sharp from 'sharp';
-import { defaultModelPath } from '../../src/model/ensure-model';
-import { probeRgbForViolateScore, type Rgb } from '../../src/model/probe-graph';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
+import { probeRgbForViolateScore, type Rgb } from '../../tools/model-gen/probe-graph';
 import { listen, type RunningHttpServer } from '../../src/ops/listen';
 import { createWorkerMetrics, type WorkerMetrics } from '../../src/ops/metrics';
 import { createOpsApp, type OpsApp } from '../../src/ops/ops-app';
 import { QUEUE_STATES } from '../../src/ops/queue-depth-metrics';
 import { startWorkerHttpServer } from '../../src/ops/worker-http-server';
-import { ModerationClient } from '../../src/queue/moderation-client';
+import { ModerationClient } from '@revmod/client';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { scrape, samples, total } from '../helpers/prom-text';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
@@ -41,9 +41,9 @@ describe('metrics as jobs flow (real Redis, s3rver, probe model)', () => {
     batch: { size: 4, maxWaitMs: 30 },
     model: { path: defaultModelPath('probe'), executionProvider: 'cpu', intraOpThreads: 1 },
     policy: { blockThreshold: 0.95 },
-    worker: { attempts: 2, backoffMs: 100 },
+    jobs: { attempts: 2, backoffMs: 100 },
   });
-  let s3: S3TestServer;
+  let s3: S3Server;
   let metrics: WorkerMetrics;
   let worker: ModerationWorker;
   let workerHttp: RunningHttpServer;
@@ -55,7 +55,7 @@ describe('metrics as jobs flow (real Redis, s3rver, probe model)', () => {
   const queues: Queue[] = [];
 
   beforeAll(async () => {
-    s3 = await startS3TestServer();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     workerConfig = testConfig({ ...config, s3: s3.s3Config });
     const blue = await solidPng([0, 0, 255]);
@@ -102,8 +102,8 @@ describe('metrics as jobs flow (real Redis, s3rver, probe model)', () => {
     expect(total(m, 'revmod_images_total')).toBe(0);
     expect(total(m, 'revmod_worker_ready')).toBe(1);
     expect(samples(m, 'revmod_model_info', {
-      model_name: 'revmod-probe', model_version: worker.model!.card.version,
-      model_sha256: worker.model!.sha256, execution_provider: 'cpu',
+      model_name: 'revmod-probe', model_version: worker.status().model!.version,
+      model_sha256: worker.status().model!.sha256, execution_provider: 'cpu',
     })).toHaveLength(1);
     expect(total(m, 'revmod_inference_thread_restarts_total')).toBe(0);
     // Default Node.js metrics, event-loop delay among them.

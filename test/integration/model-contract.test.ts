@@ -7,16 +7,15 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { RevmodError } from '../../src/errors';
-import { defaultModelPath, generatedModelCard } from '../../src/model/ensure-model';
+import type { RevmodError } from '@revmod/client';
+import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
 import { cardPathFor, type ModelCardInput } from '../../src/model/model-card';
-import { PROBE_GAIN, probeViolateScore } from '../../src/model/probe-graph';
+import { PROBE_GAIN, probeViolateScore } from '../../tools/model-gen/probe-graph';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
 import { preprocessImage } from '../../src/preprocess/decode-image';
 import { DEFAULT_DECODE_OPTIONS, type InputGeometry } from '../../src/preprocess/preprocess-options';
-import { ModerationClient } from '../../src/queue/moderation-client';
-import type { Verdict } from '../../src/queue/types';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
+import { ModerationClient, type Verdict } from '@revmod/client';
+import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { channelMeanModel } from '../helpers/tiny-models';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
@@ -59,13 +58,13 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 describe('the worker honours the model card', () => {
   const prefixes: string[] = [];
-  let s3: S3TestServer;
+  let s3: S3Server;
   let dir: string;
   let image: Buffer;
   let counter = 0;
 
   beforeAll(async () => {
-    s3 = await startS3TestServer();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     image = await framedImage();
     await s3.put(BUCKET, KEY, image);

@@ -1,13 +1,12 @@
 import { Queue } from 'bullmq';
 import sharp from 'sharp';
-import { ModerationClient } from '../../src/queue/moderation-client';
-import type { Verdict } from '../../src/queue/types';
+import { ModerationClient, type Verdict } from '@revmod/client';
 import { decide } from '../../src/policy';
-import { defaultModelPath } from '../../src/model/ensure-model';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import type { BatchStats } from '../../src/pipeline/pipeline-observer';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
-import { startS3TestServer, type S3TestServer } from '../helpers/s3-test-server';
-import { sharedImages } from '../helpers/shared-images';
+import { S3Server } from '../../tools/dev/s3-server';
+import { testPhotos } from '../helpers/shared-images';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
@@ -17,7 +16,7 @@ const BUCKET = 'reviews-pipeline';
 
 describe('core pipeline against real Redis and a real S3 server (ResNet18)', () => {
   const prefix = uniquePrefix('pipeline');
-  let s3: S3TestServer;
+  let s3: S3Server;
   let worker: ModerationWorker;
   let client: ModerationClient;
   let collector: VerdictCollector;
@@ -28,16 +27,16 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
   const missingKey = 'photos/never-uploaded.jpg';
 
   beforeAll(async () => {
-    s3 = await startS3TestServer();
+    s3 = await S3Server.start();
     await s3.createBucket(BUCKET);
     config = testConfig({
       redis: { prefix },
       s3: s3.s3Config,
       batch: { size: BATCH_SIZE, maxWaitMs: 30 },
       model: { path: defaultModelPath('resnet18'), executionProvider: 'auto', intraOpThreads: 2 },
-      worker: { attempts: 2, backoffMs: 200 },
+      jobs: { attempts: 2, backoffMs: 200 },
     });
-    const images = sharedImages();
+    const images = testPhotos();
     for (let i = 0; i < IMAGE_COUNT; i++) {
       const img = images[i % images.length]!;
       const key = `photos/${String(i).padStart(3, '0')}-${img.name}`;
@@ -90,11 +89,11 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
       expect(v.error).toBeUndefined();
       expect(v.scores!.normal + v.scores!.violate).toBeCloseTo(1, 5);
       expect(['normal', 'violate']).toContain(v.label);
-      expect(v.decision).toBe(decide(v.scores!, worker.thresholds!).decision);
+      expect(v.decision).toBe(decide(v.scores!, worker.status().thresholds!).decision);
       expect(v.model.sha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(v.model.sha256).toBe(worker.model!.sha256);
+      expect(v.model.sha256).toBe(worker.status().model!.sha256);
       expect(v.model.name).toBe('revmod-resnet18-seed0');
-      expect(v.model.executionProvider).toBe(worker.engineInfo!.provider);
+      expect(v.model.executionProvider).toBe(worker.status().executionProvider);
       expect(v.batch!.size).toBeGreaterThanOrEqual(1);
       expect(v.batch!.size).toBeLessThanOrEqual(BATCH_SIZE);
       for (const ms of Object.values(v.timings)) expect(ms).toBeGreaterThanOrEqual(0);

@@ -1,4 +1,5 @@
-import { DEFAULTS, ENV_VARS, loadConfig } from '../../src/config';
+import { listSettings } from '@revmod/client';
+import { DEFAULTS, envVarNames, loadConfig, REVMOD_SETTINGS } from '../../src/config';
 
 describe('loadConfig', () => {
   it('fills every default when nothing is set', () => {
@@ -7,7 +8,7 @@ describe('loadConfig', () => {
     expect(c.batch).toEqual({ size: 32, maxWaitMs: DEFAULTS.batch.maxWaitMs });
     expect(c.model.executionProvider).toBe('auto');
     expect(c.limits.maxBytes).toBe(DEFAULTS.limits.maxBytes);
-    expect(c.s3.allowedBuckets).toEqual([]);
+    expect(c.requests.allowedBuckets).toEqual([]);
     expect(c.policy).toEqual({});
   });
 
@@ -19,7 +20,7 @@ describe('loadConfig', () => {
     });
     expect(c.batch).toEqual({ size: 16, maxWaitMs: 5 });
     expect(c.s3.forcePathStyle).toBe(false);
-    expect(c.s3.allowedBuckets).toEqual(['reviews', 'avatars']);
+    expect(c.requests.allowedBuckets).toEqual(['reviews', 'avatars']);
     expect(c.policy.blockThreshold).toBeNull();
     expect(c.policy.violateThreshold).toBe(0.8);
     expect(c.model.executionProvider).toBe('cuda');
@@ -51,11 +52,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ s3: { secretAccessKey: 42 as unknown as string } }, {})).toThrow(/s3\.secretAccessKey.*received "<redacted>"/);
   });
 
-  it('maps every documented variable to a config field that exists', () => {
+  it('maps every declared variable to a config field that exists, each variable once', () => {
     const c = loadConfig({}, {}) as unknown as Record<string, Record<string, unknown>>;
-    for (const spec of ENV_VARS) {
-      expect(c[spec.path[0]]).toBeDefined();
+    for (const { path: [section, field] } of listSettings(REVMOD_SETTINGS)) {
+      expect({ field: `${section}.${field}`, present: section in c && field in c[section]! }).toEqual({ field: `${section}.${field}`, present: true });
     }
-    expect(new Set(ENV_VARS.map((s) => s.name)).size).toBe(ENV_VARS.length);
+    expect(new Set(envVarNames()).size).toBe(envVarNames().length);
+  });
+
+  it('refuses unknown sections and fields, so a misspelt override cannot fall back to a default', () => {
+    expect(() => loadConfig({ batch: { sise: 8 } as never }, {})).toThrow(/batch\.sise: unknown setting/);
+    expect(() => loadConfig({ bacth: {} } as never, {})).toThrow(/bacth: unknown section/);
+  });
+
+  it('masks the password of a Redis URL that does not parse, whatever its characters', () => {
+    expect(() => loadConfig({}, { REDIS_URL: 'http://user:p@ss/w:rd@host:6379' })).toThrow(/received "http:\/\/<redacted>@host:6379"/);
+    try {
+      loadConfig({}, { REDIS_URL: 'http://user:p@ss/w:rd@host:6379' });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('ss/w:rd');
+    }
   });
 });

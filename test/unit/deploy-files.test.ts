@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULTS, ENV_VARS } from '../../src/config';
+import { listSettings } from '@revmod/client';
+import { DEFAULTS, envVarNames, REVMOD_SETTINGS } from '../../src/config';
 import { findDoc, readCompose, readDeployDocs, REPO_ROOT, type Doc } from '../helpers/deploy-files';
 
-const KNOWN_ENV = new Set(ENV_VARS.map((v) => v.name));
+const KNOWN_ENV = new Set(envVarNames());
+const SECRET_ENV = new Set(listSettings(REVMOD_SETTINGS).filter((s) => s.setting.secret).map((s) => s.setting.env));
 const read = (file: string): string => readFileSync(join(REPO_ROOT, file), 'utf8');
 
 /** Compose durations such as `45s`, `1m30s`, in ms. */
@@ -196,8 +198,7 @@ describe('Kubernetes example (deploy/)', () => {
       const env = envMap(containerOf(d));
       for (const [name, e] of Object.entries(env)) {
         expect({ name, known: KNOWN_ENV.has(name) }).toEqual({ name, known: true });
-        const kind = ENV_VARS.find((v) => v.name === name)!.kind;
-        if (kind === 'secret') expect({ name, inline: 'value' in e }).toEqual({ name, inline: false });
+        if (SECRET_ENV.has(name)) expect({ name, inline: 'value' in e }).toEqual({ name, inline: false });
         const ref = e.valueFrom?.secretKeyRef as Doc | undefined;
         if (ref) expect({ name, ref: `${ref.name}/${ref.key}` }).toEqual({ name, ref: `${secret.metadata.name}/${ref.key}` });
         if (ref) expect(keys).toContain(ref.key);

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultModelPath, generatedModelCard } from '../../src/model/ensure-model';
+import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
 import { InferenceEngine } from '../../src/model/inference-engine';
 import { checkModelIo, ioContractOf, type ModelIoContract } from '../../src/model/model-io';
-import type { Dim } from '../../src/model/onnx-graph-builder';
-import { probeViolateScore } from '../../src/model/probe-graph';
+import type { Dim } from '../../src/onnx/graph-builder';
+import { probeViolateScore } from '../../tools/model-gen/probe-graph';
 import { TENSOR_FLOATS_PER_IMAGE, IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
 import { channelMeanModel } from '../helpers/tiny-models';
 

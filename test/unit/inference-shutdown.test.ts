@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { defaultModelPath } from '../../src/model/ensure-model';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 
 const ROOT = resolve(__dirname, '../..');
 

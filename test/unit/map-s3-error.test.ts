@@ -1,4 +1,4 @@
-import { RevmodError } from '../../src/errors';
+import { RevmodError } from '@revmod/client';
 import { mapS3Error } from '../../src/storage/map-s3-error';
 
 const err = (name: string, status?: number, code?: string) =>

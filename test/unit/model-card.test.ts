@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RevmodError } from '../../src/errors';
-import { generatedModelCard } from '../../src/model/ensure-model';
+import { RevmodError } from '@revmod/client';
+import { generatedModelCard } from '../../tools/model-gen/ensure-model';
 import { cardInputGeometry, cardPathFor, loadModelCard, parseModelCard, type ModelCardInput } from '../../src/model/model-card';
 
 const MINIMAL: ModelCardInput = {

@@ -2,12 +2,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { defaultModelPath, ensureModel } from '../../src/model/ensure-model';
+import { defaultModelPath, ensureModel } from '../../tools/model-gen/ensure-model';
 import { loadModelCard } from '../../src/model/model-card';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
 import {
   buildProbeOnnx, probeLogitDiff, probeRgbForViolateScore, probeViolateScore, type Rgb,
-} from '../../src/model/probe-graph';
+} from '../../tools/model-gen/probe-graph';
 
 const PIXELS = 224 * 224;
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { ensureModel } from '../../src/model/ensure-model';
+import { ensureModel } from '../../tools/model-gen/ensure-model';
 import { loadModelCard } from '../../src/model/model-card';
-import { buildResNet18Onnx, resnet18ParamCount } from '../../src/model/resnet18-graph';
+import { buildResNet18Onnx, resnet18ParamCount } from '../../tools/model-gen/resnet18-graph';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 

@@ -1,4 +1,4 @@
-import { RevmodError } from '../../src/errors';
+import { RevmodError } from '@revmod/client';
 import { CROP_SIZE, IMAGENET_MEAN, IMAGENET_STD, TENSOR_FLOATS_PER_IMAGE } from '../../src/preprocess/constants';
 import { createChwNormalizer, DEFAULT_CHW_NORMALIZER, normalizedValue, writeNormalizedChw } from '../../src/preprocess/normalize';
 

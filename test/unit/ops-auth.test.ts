@@ -1,12 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config';
 import { credentialsMatch } from '../../src/ops/basic-auth';
 import { isLoopbackHost, resolveOpsCredentials } from '../../src/ops/ops-auth';
 
 const opsFromEnv = (env: Record<string, string>) => loadConfig({}, env).ops;
 const basic = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
-const noFile = (path: string): string => {
-  throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
-};
 
 describe('resolveOpsCredentials', () => {
   it('takes user and password from the environment', () => {
@@ -15,10 +15,18 @@ describe('resolveOpsCredentials', () => {
   });
 
   it('reads the password file, without its trailing newline', () => {
-    const ops = opsFromEnv({ REVMOD_OPS_USER: 'oncall', REVMOD_OPS_PASSWORD_FILE: '/run/secrets/ops' });
-    expect(resolveOpsCredentials(ops, (p) => (p === '/run/secrets/ops' ? 's3cret\n' : noFile(p)))).toEqual({ user: 'oncall', password: 's3cret' });
-    expect(() => resolveOpsCredentials(ops, noFile)).toThrow(/REVMOD_OPS_PASSWORD_FILE must name a readable file, received "\/run\/secrets\/ops" \(ENOENT\)/);
-    expect(() => resolveOpsCredentials(ops, () => '\n')).toThrow(/REVMOD_OPS_PASSWORD_FILE must hold a non-empty password/);
+    const dir = mkdtempSync(join(tmpdir(), 'revmod-ops-auth-'));
+    try {
+      const file = join(dir, 'ops');
+      writeFileSync(file, 's3cret\n');
+      expect(resolveOpsCredentials(opsFromEnv({ REVMOD_OPS_USER: 'oncall', REVMOD_OPS_PASSWORD_FILE: file }))).toEqual({ user: 'oncall', password: 's3cret' });
+      expect(() => opsFromEnv({ REVMOD_OPS_USER: 'oncall', REVMOD_OPS_PASSWORD_FILE: join(dir, 'missing') })).toThrow(/REVMOD_OPS_PASSWORD_FILE: cannot read ".*missing" \(ENOENT\)/);
+      writeFileSync(file, '\n');
+      expect(() => opsFromEnv({ REVMOD_OPS_USER: 'oncall', REVMOD_OPS_PASSWORD_FILE: file })).toThrow(/REVMOD_OPS_PASSWORD_FILE: ".*ops" is empty/);
+      expect(() => opsFromEnv({ REVMOD_OPS_PASSWORD: 'pw', REVMOD_OPS_PASSWORD_FILE: file })).toThrow(/REVMOD_OPS_PASSWORD and REVMOD_OPS_PASSWORD_FILE both set ops.password: set only one/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start without credentials unless no-auth is allowed on loopback', () => {
@@ -45,7 +53,7 @@ describe('resolveOpsCredentials', () => {
     expect(messages).toHaveLength(4);
     expect(messages[0]).toMatch(/REVMOD_OPS_USER must be set/);
     expect(messages[1]).toMatch(/REVMOD_OPS_USER must not contain ":", received "a:b"/);
-    expect(messages[2]).toMatch(/REVMOD_OPS_PASSWORD or REVMOD_OPS_PASSWORD_FILE, not both/);
+    expect(messages[2]).toMatch(/REVMOD_OPS_PASSWORD and REVMOD_OPS_PASSWORD_FILE both set ops.password: set only one/);
     expect(messages[3]).toMatch(/must be set with REVMOD_OPS_USER \("oncall"\)/);
     for (const m of messages) expect(m).not.toContain('hunter2');
   });

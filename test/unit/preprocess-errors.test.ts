@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'net';
-import { type ErrorCode, RevmodError } from '../../src/errors';
+import { type ErrorCode, RevmodError } from '@revmod/client';
 import { CROP_SIZE } from '../../src/preprocess/constants';
 import { preprocessImage, type PreprocessedImage } from '../../src/preprocess/decode-image';
 import { mapSharpError } from '../../src/preprocess/map-sharp-error';

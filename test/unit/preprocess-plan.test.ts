@@ -3,7 +3,7 @@
  * crop for 'crop' at any short side, a plain square for 'squash', the crop mapped into the stored
  * orientation, and the decode path.
  */
-import { RevmodError } from '../../src/errors';
+import { RevmodError } from '@revmod/client';
 import { planPreprocess, torchvisionResizeSize, centreCropOffset } from '../../src/preprocess/plan';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from '../../src/preprocess/preprocess-options';
 import type { ImageHeader } from '../../src/preprocess/read-header';

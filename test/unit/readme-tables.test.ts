@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderEnvTable, renderErrorTable, replaceBlock } from '../../src/config/render-docs';
+import { renderEnvExample, renderEnvTable, renderErrorTable, replaceBlock } from '../../tools/docs/render-docs';
 
 const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
 
@@ -10,6 +10,9 @@ describe('README tables match the code (run `npm run docs` after changing config
   });
   it('error-code table', () => {
     expect(replaceBlock(readme, 'error-table', renderErrorTable())).toBe(readme);
+  });
+  it('.env.example', () => {
+    expect(readFileSync(join(__dirname, '../../.env.example'), 'utf8')).toBe(renderEnvExample());
   });
   it('replaceBlock refuses a document without markers', () => {
     expect(() => replaceBlock('no markers', 'x', 'y')).toThrow('markers <!-- x:start --> … <!-- x:end --> not found');

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { loadConfig } from '../../src/config';
-import { RevmodError } from '../../src/errors';
+import { RevmodError } from '@revmod/client';
 import { S3ObjectStore } from '../../src/storage';
 
 /** How the S3 store reports a broken object store: transient failures retryable, permanent ones not. */

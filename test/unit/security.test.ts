@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { DEFAULTS, ENV_VARS, loadConfig } from '../../src/config';
-import { RevmodError } from '../../src/errors';
-import { createRedisConnection } from '../../src/queue/redis-connection';
+import { listSettings } from '@revmod/client';
+import { DEFAULTS, loadConfig, REVMOD_SETTINGS } from '../../src/config';
+import { RevmodError, createRedisConnection } from '@revmod/client';
 import { mapS3Error } from '../../src/storage/map-s3-error';
 import { createLogger } from '../../src/util/logger';
 
@@ -31,10 +31,10 @@ describe('credentials from files (*_FILE)', () => {
   });
 
   it('documents each file variable beside the variable it replaces', () => {
-    for (const [name, plain] of [['REDIS_PASSWORD_FILE', 'REDIS_PASSWORD'], ['S3_ACCESS_KEY_ID_FILE', 'S3_ACCESS_KEY_ID'], ['S3_SECRET_ACCESS_KEY_FILE', 'S3_SECRET_ACCESS_KEY']] as const) {
-      const spec = ENV_VARS.find((s) => s.name === name)!;
-      expect(spec.kind).toBe('secret-file');
-      expect(spec.path).toEqual(ENV_VARS.find((s) => s.name === plain)!.path);
+    const settings = listSettings(REVMOD_SETTINGS).map((s) => s.setting);
+    for (const [name, plain] of [['REDIS_PASSWORD_FILE', 'REDIS_PASSWORD'], ['S3_ACCESS_KEY_ID_FILE', 'S3_ACCESS_KEY_ID'], ['S3_SECRET_ACCESS_KEY_FILE', 'S3_SECRET_ACCESS_KEY'], ['REVMOD_OPS_PASSWORD_FILE', 'REVMOD_OPS_PASSWORD']] as const) {
+      const spec = settings.find((s) => s.env === plain)!;
+      expect({ plain, fileEnv: spec.fileEnv, secret: spec.secret }).toEqual({ plain, fileEnv: name, secret: true });
     }
   });
 
@@ -144,7 +144,7 @@ describe('safe defaults', () => {
   it('bounds what one job can cost: bytes, pixels, meta; SVG off', () => {
     expect(c.limits.maxBytes).toBeLessThanOrEqual(50 * 1024 * 1024);
     expect(c.limits.maxPixels).toBeLessThanOrEqual(50_000_000);
-    expect(c.limits.maxMetaBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(c.requests.maxMetaBytes).toBeLessThanOrEqual(64 * 1024);
     expect(c.limits.allowSvg).toBe(false);
     expect(c.s3.requestTimeoutMs).toBeLessThanOrEqual(60_000);
   });

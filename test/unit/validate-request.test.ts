@@ -1,5 +1,4 @@
-import { jobIdFor } from '../../src/queue/job-id';
-import { validateRequest } from '../../src/queue/validate-request';
+import { jobIdFor, validateRequest } from '@revmod/client';
 
 const limits = { allowedBuckets: [] as string[], maxMetaBytes: 100 };
 

@@ -1,105 +1,79 @@
 #!/usr/bin/python3
-"""Reference crops for the model card's resize modes, made by PIL and torchvision themselves.
-
-Run with Debian's interpreter (python3-pil 9.4, python3-torchvision 0.14):
+"""Reference inputs for the model card's resize modes, made by PIL and torchvision themselves.
 
     /usr/bin/python3 tools/parity/make-card-geometry-references.py
 
-Sources are cut from the demo photos in samples/ (CC0 / public domain, see samples/SOURCES.md) and
-re-encoded into test/fixtures/card-geometry/, so that the tests need nothing else. Each reference is
-the 8-bit RGB image the model would be fed before ToTensor, stored as a lossless PNG (normalisation
-is exact arithmetic on these levels, tested separately).
+Run it with Debian's interpreter (python3-pil 9.4, python3-torchvision 0.14). The photos are the
+parity fixtures of test/fixtures/parity (made by make-reference.py, licences in its SOURCES.md);
+the references go to test/fixtures/card-geometry with a manifest. A reference is the 8-bit RGB image
+the model is fed before ToTensor, as a lossless PNG (normalisation is exact arithmetic on these
+levels, tested separately): torchvision's loader (`Image.open(f).convert('RGB')`, after
+`ImageOps.exif_transpose` for the upright ones), then
+- squash S: `Resize((S, S))`, which on a PIL image is PIL's `resize((S, S), BILINEAR)`;
+- crop 288: `Resize(288) → CenterCrop(224)`.
 """
 import hashlib
 import json
 import os
+import sys
 
 import PIL
 import torchvision
 from PIL import Image, ImageOps
 from torchvision import transforms as T
 
+if not (PIL.__version__.startswith('9.4.') and torchvision.__version__.startswith('0.14.')):
+    sys.exit(f'PIL {PIL.__version__}, torchvision {torchvision.__version__}: run with Debian /usr/bin/python3')
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-SAMPLES = os.path.join(ROOT, 'samples')
+PHOTOS = os.path.join(ROOT, 'test', 'fixtures', 'parity')
 OUT = os.path.join(ROOT, 'test', 'fixtures', 'card-geometry')
-EXIF_ORIENTATION = 0x0112
 
+SQUASH_224 = ('squash224', {'resize': 'squash', 'cropSize': 224}, T.Resize((224, 224)))
+SQUASH_160 = ('squash160', {'resize': 'squash', 'cropSize': 160}, T.Resize((160, 160)))
+CROP_288 = ('crop288', {'resize': 'crop', 'resizeShortSide': 288, 'cropSize': 224}, T.Compose([T.Resize(288), T.CenterCrop(224)]))
 
-def make_sources():
-    """(file, PIL open kwargs) of the sources, written from the samples."""
-    rocket = Image.open(os.path.join(SAMPLES, 'rocket_1080x1080_q85.jpg')).convert('RGB')
-    # 1080x920: a squash to 224 reduces 4.82x / 4.11x (unequal axes).
-    rocket.crop((0, 80, 1080, 1000)).save(os.path.join(OUT, 'rocket_1080x920_q90.jpg'), quality=90)
-    coffee = Image.open(os.path.join(SAMPLES, 'coffee_600x400_q85.jpg')).convert('RGB')
-    # Stored sideways (400x600) with EXIF orientation 6, as phones write; upright it is 600x400.
-    exif = Image.Exif()
-    exif[EXIF_ORIENTATION] = 6
-    coffee.transpose(Image.Transpose.ROTATE_90).save(
-        os.path.join(OUT, 'coffee_exif6_400x600_q90.jpg'), quality=90, exif=exif.tobytes())
-    chelsea = Image.open(os.path.join(SAMPLES, 'chelsea_451x300_q85.jpg')).convert('RGB')
-    chelsea.save(os.path.join(OUT, 'chelsea_451x300.png'))
-    return ['rocket_1080x920_q90.jpg', 'coffee_exif6_400x600_q90.jpg', 'chelsea_451x300.png']
+# photo, references to make, whether in the stored frame and/or upright
+PLAN = [
+    ('coffee_1440x1080_q85.jpg', [SQUASH_224, SQUASH_160, CROP_288], [False]),
+    ('chelsea_451x300_q85.jpg', [SQUASH_224, CROP_288], [False]),
+    ('rocket_240x160_q90.jpg', [SQUASH_224], [False]),
+    ('rocket_alpha_1024x1024.png', [SQUASH_224], [False]),
+    ('retina_exif8_1440x1080_q85.jpg', [SQUASH_224, CROP_288], [False, True]),
+    ('mosaic_exif6_4032x3024_q85.jpg', [SQUASH_224], [True]),
+]
 
 
 def load(name, upright):
-    """torchvision's loader (`Image.open(f).convert('RGB')`), upright with `ImageOps.exif_transpose`."""
-    with open(os.path.join(OUT, name), 'rb') as f:
+    with open(os.path.join(PHOTOS, name), 'rb') as f:
         img = Image.open(f)
         img.load()
-    if upright:
-        img = ImageOps.exif_transpose(img)
-    return img.convert('RGB')
-
-
-def squash(size):
-    return T.Resize((size, size), interpolation=T.InterpolationMode.BILINEAR)
-
-
-def crop(short_side, size):
-    return T.Compose([T.Resize(short_side, interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(size)])
-
-
-# (reference kind, card preprocessing it stands for, transform, also upright for EXIF-tagged sources)
-KINDS = [
-    ('squash224', {'resize': 'squash', 'cropSize': 224}, squash(224), True),
-    ('squash160', {'resize': 'squash', 'cropSize': 160}, squash(160), False),
-    ('crop288', {'resize': 'crop', 'resizeShortSide': 288, 'cropSize': 224}, crop(288, 224), True),
-]
+    return (ImageOps.exif_transpose(img) if upright else img).convert('RGB')
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     entries = []
-    for source in make_sources():
-        for upright in ([False, True] if 'exif' in source else [False]):
-            img = load(source, upright)
-            for kind, preprocessing, transform, with_upright in KINDS:
-                if upright and not with_upright:
-                    continue
+    for photo, kinds, frames in PLAN:
+        for upright in frames:
+            img = load(photo, upright)
+            for kind, preprocessing, transform in kinds:
                 out = transform(img)
-                if kind.startswith('squash'):
-                    # torchvision's Resize((S, S)) on a PIL image is PIL's resize: check it is.
+                if preprocessing['resize'] == 'squash':
                     size = preprocessing['cropSize']
                     assert out.tobytes() == img.resize((size, size), Image.Resampling.BILINEAR).tobytes()
-                name = f"{os.path.splitext(source)[0]}.{kind}{'.upright' if upright else ''}.png"
+                name = f"{os.path.splitext(photo)[0]}.{kind}.{'upright' if upright else 'stored'}.png"
                 out.save(os.path.join(OUT, name))
                 entries.append({
-                    'source': source,
+                    'photo': f'../parity/{photo}',
                     'reference': name,
-                    'autoOrient': upright,
                     'preprocessing': {**preprocessing, 'autoOrient': upright},
                     'size': list(out.size),
-                    'sha256': hashlib.sha256(out.tobytes()).hexdigest(),
+                    'rgb_sha256': hashlib.sha256(out.tobytes()).hexdigest(),
                 })
-    manifest = {
-        'made_by': 'tools/parity/make-card-geometry-references.py',
-        'pil': PIL.__version__,
-        'torchvision': torchvision.__version__,
-        'note': 'sha256 is of the raw RGB bytes of each reference',
-        'entries': entries,
-    }
     with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
+        json.dump({'made_by': 'tools/parity/make-card-geometry-references.py', 'pil': PIL.__version__,
+                   'torchvision': torchvision.__version__, 'entries': entries}, f, indent=1)
         f.write('\n')
     print(f'{len(entries)} references in {OUT}')
 

@@ -1,0 +1,22 @@
+// The revmod producer SDK: submit images, consume verdicts, manage dead letters. Re-exports only.
+export { ModerationClient, type ModerationClientOptions, type SubmitResult } from './moderation-client';
+export { consumeVerdicts, type VerdictConsumer, type VerdictConsumerOptions } from './verdict-consumer';
+export { jobIdFor } from './job-id';
+export { moderationJobOptions, verdictJobOptions } from './job-options';
+export { listFailed, retryFailed, type DeadLetter, type RetryFailedOptions, type ModerationQueue } from './dead-letters';
+export { validateRequest, type RequestLimits } from './validate-request';
+export { createRedisConnection, type RedisRole } from './redis-connection';
+export {
+  VERDICT_SCHEMA_VERSION,
+  type SubmitRequest, type ModerationJobData, type Verdict, type VerdictScores, type VerdictModel, type VerdictTimings,
+  type Decision, type Label,
+} from './types';
+export { ERROR_CODES, RevmodError, isRevmodError, isErrorCode, toRevmodError, type ErrorCode } from './errors';
+export { CLIENT_SETTINGS, loadClientConfig, type ClientConfig, type ClientConfigInput } from './client-settings';
+export {
+  defineSettings, listSettings,
+  type Setting, type SettingsTree, type ConfigOf, type ConfigInputOf, type ValueOf,
+} from './settings/define';
+export {
+  loadSettings, validateConfig, type ValidateOptions, configInputFromEnv, mergeConfigInputs, configToEnv, envValueOf, readSecretFile, maskUrlCredentials,
+} from './settings/load';

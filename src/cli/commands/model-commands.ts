@@ -1,0 +1,71 @@
+import { Option, type Command } from 'commander';
+import { loadConfig } from '../../config';
+import { InferenceEngine } from '../../model/inference-engine';
+import { loadModel } from '../../model/load-model';
+import { ioContractOf } from '../../model/model-io';
+import { effectiveThresholds } from '../../worker/moderation-worker';
+import { EXIT, type CliContext } from '../cli-context';
+import { positiveInt, type Runner } from '../program';
+
+interface CheckOptions {
+  readonly provider: 'auto' | 'cuda' | 'cpu';
+  readonly batch: number;
+  readonly json?: boolean;
+}
+
+/**
+ * Loads a model and its card as the worker would, runs one dummy batch, and prints what the worker
+ * would serve: I/O, sha256, card, effective thresholds and the execution provider in use.
+ */
+export async function checkModel(path: string, opts: CheckOptions, ctx: CliContext): Promise<number> {
+  const config = loadConfig({ model: { path, executionProvider: opts.provider }, batch: { size: opts.batch } }, ctx.env);
+  const model = await loadModel(path);
+  const thresholds = effectiveThresholds(config, model);
+  const engine = new InferenceEngine({ modelPath: path, executionProvider: opts.provider, intraOpThreads: config.model.intraOpThreads, maxBatchSize: opts.batch, bufferCount: 1,
+    contract: ioContractOf(model.card) });
+  try {
+    const info = await engine.start();
+    const buffer = await engine.acquire();
+    buffer.view.fill(0);
+    const { logits, inferMs } = await engine.run(buffer, opts.batch);
+    engine.release(buffer);
+    const finite = logits.every((x) => Number.isFinite(x));
+    const report = {
+      path, sha256: model.sha256,
+      card: { name: model.card.name, version: model.card.version, trained: model.card.trained, classes: model.card.classes, preprocessing: model.card.preprocessing },
+      io: { input: info.inputName, output: info.outputName },
+      thresholds,
+      executionProvider: info.provider, ...(info.fallbackReason ? { fallbackReason: info.fallbackReason } : {}),
+      dummyBatch: { size: opts.batch, outputs: logits.length, finite, inferMs: Math.round(inferMs * 10) / 10 },
+    };
+    if (opts.json) ctx.out(JSON.stringify(report, null, 2));
+    else {
+      ctx.out(`model        ${path}`);
+      ctx.out(`sha256       ${model.sha256}`);
+      ctx.out(`card         ${model.card.name}@${model.card.version}, ${model.card.trained ? 'trained' : 'UNTRAINED (scores mean nothing)'}, classes ${model.card.classes.join(', ')}`);
+      ctx.out(`preprocess   ${JSON.stringify(model.card.preprocessing)}`);
+      ctx.out(`io           input ${info.inputName}, output ${info.outputName}`);
+      ctx.out(`thresholds   ${JSON.stringify(thresholds)}`);
+      ctx.out(`provider     ${info.provider}${info.fallbackReason ? ` (fell back: ${info.fallbackReason})` : ''}`);
+      ctx.out(`dummy batch  ${opts.batch} images → ${logits.length} outputs in ${report.dummyBatch.inferMs} ms${finite ? '' : ', NOT FINITE'}`);
+    }
+    if (!finite) {
+      ctx.err('revmod: the model produced non-finite outputs on a dummy batch');
+      return EXIT.failure;
+    }
+    return EXIT.ok;
+  } finally {
+    await engine.close();
+  }
+}
+
+export function registerModelCommands(program: Command, ctx: CliContext, run: Runner): void {
+  const model = program.command('model').description('model tools: check a model and its card');
+  model.command('check')
+    .description('load a model and its card as the worker would, run one dummy batch, print I/O, sha256, card, thresholds and provider')
+    .argument('<path>', 'the .onnx file (its card is <name>.card.json beside it)')
+    .addOption(new Option('--provider <ep>', 'execution provider').choices(['auto', 'cuda', 'cpu']).default('cpu'))
+    .option('--batch <n>', 'images in the dummy batch', positiveInt, 2)
+    .option('--json', 'print the report as JSON')
+    .action(run((path: string, opts: CheckOptions) => checkModel(path, opts, ctx)));
+}

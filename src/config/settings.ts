@@ -1,0 +1,78 @@
+import { CLIENT_SETTINGS, defineSettings, listSettings, type ConfigInputOf, type ConfigOf } from '@revmod/client';
+
+/**
+ * Every setting of the worker and the ops server beyond the SDK's (CLIENT_SETTINGS), declared once:
+ * variable, type, default, bounds and doc. The README's configuration table and `.env.example` are
+ * rendered from here (`npm run docs`).
+ */
+export const SERVER_SETTINGS = defineSettings({
+  s3: {
+    endpoint: { env: 'S3_ENDPOINT', kind: 'string', url: true, doc: 'S3-compatible endpoint URL (MinIO, ...); unset for AWS.' },
+    region: { env: 'S3_REGION', kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
+    forcePathStyle: { env: 'S3_FORCE_PATH_STYLE', kind: 'boolean', default: true, doc: 'Path-style addressing (MinIO needs it).' },
+    accessKeyId: { env: 'S3_ACCESS_KEY_ID', fileEnv: 'S3_ACCESS_KEY_ID_FILE', kind: 'string', secret: true, doc: 'Access key; unset to use the AWS default chain. S3_ACCESS_KEY_ID_FILE names a file holding it.' },
+    secretAccessKey: { env: 'S3_SECRET_ACCESS_KEY', fileEnv: 'S3_SECRET_ACCESS_KEY_FILE', kind: 'string', secret: true, doc: 'Secret key. S3_SECRET_ACCESS_KEY_FILE names a file holding it.' },
+    connectTimeoutMs: { env: 'S3_CONNECT_TIMEOUT_MS', kind: 'int', default: 3_000, min: 1, doc: 'TCP connect timeout.' },
+    requestTimeoutMs: { env: 'S3_REQUEST_TIMEOUT_MS', kind: 'int', default: 15_000, min: 1, doc: 'Whole GetObject timeout.' },
+  },
+  limits: {
+    maxBytes: { env: 'REVMOD_MAX_BYTES', kind: 'int', default: 20 * 1024 * 1024, min: 1, doc: 'Largest object fetched (checked from Content-Length).' },
+    maxPixels: { env: 'REVMOD_MAX_PIXELS', kind: 'int', default: 40_000_000, min: 1, doc: 'Largest declared width×height decoded (decompression-bomb guard; a decoded 40 MP RGB image is 120 MB).' },
+    allowSvg: { env: 'REVMOD_ALLOW_SVG', kind: 'boolean', default: false, doc: 'Decode SVG (external references are never fetched).' },
+  },
+  batch: {
+    size: { env: 'REVMOD_BATCH_SIZE', kind: 'int', default: 32, min: 1, max: 1024, doc: 'Images per inference batch.' },
+    // Short on purpose: a lone upload should not wait for company. Under load batches still fill,
+    // because while two batches are in flight the next one keeps collecting (see MicroBatcher).
+    maxWaitMs: { env: 'REVMOD_BATCH_MAX_WAIT_MS', kind: 'int', default: 2, min: 0, doc: 'Longest a partial batch waits for more images.' },
+  },
+  model: {
+    path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model; its card is `<name>.card.json` beside it.' },
+    executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else CPU), `cuda` or `cpu`.' },
+    intraOpThreads: { env: 'REVMOD_INTRA_OP_THREADS', kind: 'int', default: 0, min: 0, doc: 'onnxruntime intra-op threads; 0 = all cores.' },
+    preprocessMode: { env: 'REVMOD_PREPROCESS_MODE', kind: 'enum', values: ['torchvision', 'fast'], default: 'torchvision', doc: '`torchvision` (parity) or `fast`.' },
+  },
+  policy: {
+    violateThreshold: { env: 'REVMOD_VIOLATE_THRESHOLD', kind: 'number', min: 0, max: 1, doc: 'violate score ≥ this → review (card default 0.7).' },
+    confidenceThreshold: { env: 'REVMOD_CONFIDENCE_THRESHOLD', kind: 'number', min: 0, max: 1, doc: 'max score < this → review (card default 0.7).' },
+    blockThreshold: { env: 'REVMOD_BLOCK_THRESHOLD', kind: 'nullable-number', min: 0, max: 1, doc: 'violate score ≥ this → block; `off` disables (card default off).' },
+  },
+  worker: {
+    // BullMQ renews the lock every lockDuration/2 from a timer on the event loop, for every job held
+    // (fetching, waiting for its batch or being inferred in its own thread), so it need not cover batch
+    // times; it must outlast the longest event-loop stall plus a Redis blip. After a crash its jobs
+    // wait up to lockDuration + 2 × stalledInterval (~60 s) to be taken over.
+    lockDurationMs: { env: 'REVMOD_LOCK_DURATION_MS', kind: 'int', default: 30_000, min: 1, doc: 'BullMQ job lock, renewed every half; must outlast event-loop stalls and Redis blips.' },
+    stalledIntervalMs: { env: 'REVMOD_STALLED_INTERVAL_MS', kind: 'int', default: 15_000, min: 1, doc: 'How often stalled jobs (dead workers) are reclaimed.' },
+    maxStalledCount: { env: 'REVMOD_MAX_STALLED_COUNT', kind: 'int', default: 2, min: 0, doc: 'Stalls before a job fails (poison-image guard).' },
+    shutdownTimeoutMs: { env: 'REVMOD_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'Drain deadline after SIGTERM.' },
+    storageFailureThreshold: { env: 'REVMOD_STORAGE_FAILURE_THRESHOLD', kind: 'int', default: 5, min: 1, doc: 'Storage failures in a row that pause intake (outage: attempts are kept).' },
+    storagePauseMs: { env: 'REVMOD_STORAGE_PAUSE_MS', kind: 'int', default: 5_000, min: 1, doc: 'Intake pause while the object store looks down.' },
+    concurrency: { env: 'REVMOD_CONCURRENCY', kind: 'int', default: 0, min: 0, doc: 'Jobs in flight; 0 = 2 × batch size.' },
+    metricsPort: { env: 'REVMOD_METRICS_PORT', kind: 'int', min: 0, max: 65_535, doc: 'Worker /metrics, /healthz, /readyz port; unset = off.' },
+    metricsHost: { env: 'REVMOD_METRICS_HOST', kind: 'string', default: '0.0.0.0', doc: 'Interface the worker metrics/health server binds.' },
+  },
+  ops: {
+    host: { env: 'REVMOD_OPS_HOST', kind: 'string', default: '127.0.0.1', doc: 'Ops server (dashboard) interface; non-loopback requires credentials.' },
+    port: { env: 'REVMOD_OPS_PORT', kind: 'int', default: 3_000, min: 0, max: 65_535, doc: 'Ops server port.' },
+    user: { env: 'REVMOD_OPS_USER', kind: 'string', doc: 'Dashboard basic-auth user.' },
+    password: { env: 'REVMOD_OPS_PASSWORD', fileEnv: 'REVMOD_OPS_PASSWORD_FILE', kind: 'string', secret: true, doc: 'Dashboard basic-auth password; REVMOD_OPS_PASSWORD_FILE names a file holding it.' },
+    allowNoAuth: { env: 'REVMOD_OPS_ALLOW_NO_AUTH', kind: 'boolean', default: false, doc: 'Development only: no credentials, accepted on a loopback host only.' },
+    readOnly: { env: 'REVMOD_OPS_READ_ONLY', kind: 'boolean', default: false, doc: 'Dashboard read-only: no retry/clean/pause/remove.' },
+  },
+  log: {
+    level: { env: 'LOG_LEVEL', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'pino level.' },
+  },
+});
+
+/** Every setting revmod reads: the SDK's and the server's. */
+export const REVMOD_SETTINGS = defineSettings({ ...CLIENT_SETTINGS, ...SERVER_SETTINGS });
+
+export type RevmodConfig = ConfigOf<typeof REVMOD_SETTINGS>;
+/** What callers may pass: every section and field optional, defaults filled in by `loadConfig`. */
+export type RevmodConfigInput = ConfigInputOf<typeof REVMOD_SETTINGS>;
+
+/** Every environment variable revmod reads (the `*_FILE` variants included). */
+export function envVarNames(): string[] {
+  return listSettings(REVMOD_SETTINGS).flatMap(({ setting }) => (setting.fileEnv ? [setting.env, setting.fileEnv] : [setting.env]));
+}

@@ -1,0 +1,151 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import pino from 'pino';
+import sharp from 'sharp';
+import { RevmodError, type ModerationJobData, type Verdict } from '@revmod/client';
+import type { BatchBuffer, BatchResult, InferenceBackend } from '../../src/model/inference-backend';
+import { ModerationPipeline } from '../../src/pipeline/moderation-pipeline';
+import { StorageBreaker } from '../../src/pipeline/storage-breaker';
+import type { VerdictPublisher } from '../../src/pipeline/verdict-publisher';
+import { parseModelCard } from '../../src/model/model-card';
+import { DEFAULT_DECODE_OPTIONS } from '../../src/preprocess';
+import type { ObjectStore } from '../../src/storage';
+
+/** A backend that answers fixed logits, or fails as told. */
+class FakeBackend implements InferenceBackend {
+  readonly bufferCount = 2;
+  readonly provider = 'fake';
+  runs = 0;
+  failNext: RevmodError | undefined;
+  private readonly buffers = [0, 1].map((index) => ({ index, view: new Float32Array(4 * 3 * 224 * 224) }));
+
+  async acquire(): Promise<BatchBuffer> {
+    return this.buffers[this.runs % 2]!;
+  }
+
+  release(): void {}
+
+  async run(_buffer: BatchBuffer, count: number): Promise<BatchResult> {
+    this.runs += 1;
+    const err = this.failNext;
+    this.failNext = undefined;
+    if (err) throw err;
+    // normal 0, violate −3: a confident pass.
+    return { logits: Float32Array.from({ length: 2 * count }, (_, i) => (i % 2 === 0 ? 0 : -3)), inferMs: 1 };
+  }
+}
+
+/** A store that serves one photo, or throws what it is told. */
+class FakeStore implements ObjectStore {
+  failWith: RevmodError | undefined;
+  constructor(private readonly photo: Buffer) {}
+  async fetch(_bucket: string, key: string): Promise<Buffer> {
+    if (this.failWith) throw this.failWith;
+    return key.includes('corrupt') ? this.photo.subarray(0, 200) : this.photo;
+  }
+  close(): void {}
+}
+
+function fakeJob(id: string, attemptsMade = 0): Job<ModerationJobData> & { delayedUntil?: number } {
+  const job = {
+    id, attemptsMade, timestamp: Date.now(),
+    data: { bucket: 'photos', key: `${id}.jpg`, meta: {}, submittedAtMs: Date.now() },
+    async moveToDelayed(until: number) { job.delayedUntil = until; },
+    delayedUntil: undefined as number | undefined,
+  };
+  return job as unknown as Job<ModerationJobData> & { delayedUntil?: number };
+}
+
+describe('ModerationPipeline branches (fake backend, store and publisher)', () => {
+  let photo: Buffer;
+  beforeAll(async () => {
+    photo = await sharp({ create: { width: 300, height: 260, channels: 3, background: { r: 90, g: 140, b: 60 } } }).jpeg().toBuffer();
+  });
+
+  function pipeline(store: FakeStore, backend: FakeBackend, options: { breaker?: StorageBreaker; pauses?: number[] } = {}) {
+    const published: Verdict[] = [];
+    const retries: string[] = [];
+    const publisher = { publish: async (vs: readonly Verdict[]) => { published.push(...vs); } } as unknown as VerdictPublisher;
+    const p = new ModerationPipeline({
+      store, engine: backend, publisher,
+      model: { name: 'fake', version: '1', sha256: 'f'.repeat(64) },
+      thresholds: { violate: 0.7, confidence: 0.7, block: null },
+      card: parseModelCard({
+        name: 'fake', version: '1', description: '', trained: false, classes: ['normal', 'violate'],
+        input: { name: 'input', shape: ['N', 3, 224, 224] }, output: { name: 'logits', shape: ['N', 2] },
+      }, 'fake card'),
+      preprocess: DEFAULT_DECODE_OPTIONS,
+      requestLimits: { allowedBuckets: [], maxMetaBytes: 4096 },
+      maxBytes: 1 << 20, batchSize: 4, maxWaitMs: 1,
+      logger: pino({ level: 'silent' }),
+      observer: { onRetry: (code) => retries.push(code) },
+      ...(options.breaker ? { storageBreaker: options.breaker, pauseIntake: (ms: number) => options.pauses?.push(ms) } : {}),
+    });
+    return { p, published, retries };
+  }
+
+  it('scores and publishes a good image', async () => {
+    const { p, published } = pipeline(new FakeStore(photo), new FakeBackend());
+    const v = await p.process(fakeJob('a1'));
+    expect(v).toMatchObject({ schemaVersion: 1, decision: 'pass', label: 'normal', model: { executionProvider: 'fake' }, batch: { size: 1 } });
+    expect(published.map((x) => x.id)).toEqual(['a1']);
+    await p.drain();
+  });
+
+  it('turns a permanent storage error into an error verdict (review), published at once', async () => {
+    const store = new FakeStore(photo);
+    store.failWith = new RevmodError('OBJECT_NOT_FOUND', 'no such key');
+    const { p, published } = pipeline(store, new FakeBackend());
+    const v = await p.process(fakeJob('b1'));
+    expect(v).toMatchObject({ decision: 'review', reasons: ['error'], error: { code: 'OBJECT_NOT_FOUND' }, batch: null });
+    expect(published).toHaveLength(1);
+  });
+
+  it('hands a transient storage error back to BullMQ for a retry, with its code first', async () => {
+    const store = new FakeStore(photo);
+    store.failWith = new RevmodError('STORAGE_UNAVAILABLE', 'connect ECONNREFUSED');
+    const { p, published, retries } = pipeline(store, new FakeBackend());
+    await expect(p.process(fakeJob('c1'))).rejects.toThrow(/^STORAGE_UNAVAILABLE: connect ECONNREFUSED$/);
+    expect(published).toEqual([]);
+    expect(retries).toEqual(['STORAGE_UNAVAILABLE']);
+  });
+
+  it('with the breaker open, pauses this worker and delays the job without spending an attempt', async () => {
+    const store = new FakeStore(photo);
+    store.failWith = new RevmodError('STORAGE_TIMEOUT', 'timed out');
+    const pauses: number[] = [];
+    const { p } = pipeline(store, new FakeBackend(), { breaker: new StorageBreaker(2, 5_000), pauses });
+    await expect(p.process(fakeJob('d1'))).rejects.toThrow(/^STORAGE_TIMEOUT/);
+    expect(pauses).toEqual([]);
+    const job = fakeJob('d2');
+    const before = Date.now();
+    await expect(p.process(job)).rejects.toBeInstanceOf(DelayedError);
+    expect(pauses).toEqual([5_000]);
+    expect(job.delayedUntil).toBeGreaterThanOrEqual(before + 5_000);
+  });
+
+  it('retries a whole batch when inference fails, and the next batch succeeds', async () => {
+    const backend = new FakeBackend();
+    backend.failNext = new RevmodError('INFERENCE_FAILED', 'thread died');
+    const { p, published } = pipeline(new FakeStore(photo), backend);
+    await expect(p.process(fakeJob('e1'))).rejects.toThrow(/^INFERENCE_FAILED: thread died$/);
+    await expect(p.process(fakeJob('e2'))).resolves.toMatchObject({ decision: 'pass' });
+    expect(published.map((v) => v.id)).toEqual(['e2']);
+    await p.drain();
+  });
+
+  it('fails an invalid payload for good (no retry can fix it)', async () => {
+    const { p } = pipeline(new FakeStore(photo), new FakeBackend());
+    const job = fakeJob('f1');
+    (job.data as { bucket: string }).bucket = 'Bad_Bucket';
+    await expect(p.process(job)).rejects.toBeInstanceOf(UnrecoverableError);
+  });
+
+  it('gives a corrupt image its error verdict while its batch-mates are scored', async () => {
+    const { p, published } = pipeline(new FakeStore(photo), new FakeBackend());
+    const [good, broken, other] = await Promise.all([p.process(fakeJob('g1')), p.process(fakeJob('g2-corrupt')), p.process(fakeJob('g3'))]);
+    expect([good.decision, other.decision]).toEqual(['pass', 'pass']);
+    expect(published.map((v) => v.id).sort()).toEqual(['g1', 'g2-corrupt', 'g3']);
+    expect(broken).toMatchObject({ decision: 'review', error: { code: 'IMAGE_CORRUPT' } });
+    await p.drain();
+  });
+});

@@ -1,0 +1,104 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { clientConfigOf, loadConfig, type RevmodConfig } from '../../src/config';
+import { ensureModel, type ModelKind } from '../model-gen/ensure-model';
+import { ModerationClient, type Verdict, consumeVerdicts } from '@revmod/client';
+import { ModerationWorker } from '../../src/worker/moderation-worker';
+import { deletePrefix } from '../dev/redis-keys';
+import { ensureRedis } from '../dev/redis-server';
+import { S3Server } from '../dev/s3-server';
+
+export interface DemoOptions {
+  /** Folder of photos to moderate. Default `samples/`. */
+  readonly imagesDir: string;
+  /** Each photo is uploaded this many times under distinct keys. Default 4. */
+  readonly copies: number;
+  /** Generated model to use when REVMOD_MODEL_PATH is unset. Default resnet18. */
+  readonly model: ModelKind;
+  readonly logger: Logger;
+  /** Where the demo prints its verdict table. */
+  readonly print: (line: string) => void;
+}
+
+export const DEFAULT_DEMO_OPTIONS = { imagesDir: resolve('samples'), copies: 4, model: 'resnet18' as ModelKind };
+
+const BUCKET = 'revmod-demo';
+
+function row(v: Verdict): string {
+  const score = v.scores ? v.scores.violate.toFixed(3) : '  -  ';
+  const extra = v.error ? `${v.error.code}: ${v.error.message}` : `${v.reasons.join(',') || 'ok'}; batch of ${v.batch?.size}`;
+  return `${v.decision.padEnd(6)} ${(v.label ?? '-').padEnd(7)} violate=${score}  ${String(Math.round(v.timings.totalMs)).padStart(5)} ms  ${v.key}  (${extra})`;
+}
+
+/**
+ * The main job on embedded defaults: a local Redis (started if none answers), a local S3 server with
+ * the sample photos, the generated model, one worker; submits every photo through the producer SDK,
+ * prints each verdict as it arrives, then shuts everything down.
+ */
+export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict[]; imagesPerSecond: number }> {
+  const { print, logger } = options;
+  const base = loadConfig();
+  const redis = await ensureRedis(base.redis.url);
+  print(redis.started ? `started redis-server at ${redis.url}` : `using the Redis at ${redis.url}`);
+  const s3 = await S3Server.start({ buckets: [BUCKET] });
+  print(`started a local S3 server (s3rver) at ${s3.endpoint}`);
+  const modelPath = process.env.REVMOD_MODEL_PATH ?? (await ensureModel({ kind: options.model })).modelPath;
+  const config: RevmodConfig = loadConfig({
+    redis: { prefix: `revmod-demo-${process.pid}` },
+    s3: s3.s3Config,
+    model: { path: modelPath },
+  });
+  let worker: ModerationWorker | undefined;
+  let client: ModerationClient | undefined;
+  let consumer: ReturnType<typeof consumeVerdicts> | undefined;
+  try {
+    const names = (await readdir(options.imagesDir)).filter((f) => /\.(jpe?g|png|webp|gif|avif|tiff?)$/i.test(f)).sort();
+    if (names.length === 0) throw new Error(`no images in ${options.imagesDir}`);
+    const keys: string[] = [];
+    for (let copy = 0; copy < options.copies; copy++) {
+      for (const name of names) {
+        const key = `reviews/${copy}/${name}`;
+        await s3.put(BUCKET, key, await readFile(join(options.imagesDir, name)));
+        keys.push(key);
+      }
+    }
+    // Two items that must get error verdicts without disturbing their batch-mates.
+    const first = await readFile(join(options.imagesDir, names[0]!));
+    await s3.put(BUCKET, 'reviews/broken/truncated.jpg', first.subarray(0, Math.floor(first.length / 3)));
+    keys.push('reviews/broken/truncated.jpg', 'reviews/broken/never-uploaded.jpg');
+    print(`uploaded ${keys.length - 1} objects to s3://${BUCKET} (one truncated; one key is missing on purpose)`);
+
+    worker = new ModerationWorker(config, { logger });
+    await worker.start();
+    const { model, executionProvider } = worker.status();
+    print(`worker ready: model ${model!.name}@${model!.version} (${model!.trained ? 'trained' : 'UNTRAINED demo weights'}) on ${executionProvider}, batches of ≤ ${config.batch.size}`);
+
+    const verdicts: Verdict[] = [];
+    let done!: () => void;
+    const all = new Promise<void>((r) => { done = r; });
+    consumer = consumeVerdicts({
+      config: clientConfigOf(config),
+      handler: (v) => {
+        verdicts.push(v);
+        print(row(v));
+        if (verdicts.length === keys.length) done();
+      },
+    });
+    client = new ModerationClient({ config: clientConfigOf(config) });
+    const t0 = performance.now();
+    await client.submitBulk(keys.map((key) => ({ bucket: BUCKET, key, meta: { source: 'demo' } })));
+    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${verdicts.length}/${keys.length} verdicts after 120 s`)), 120_000))]);
+    const seconds = (performance.now() - t0) / 1000;
+    const counts = verdicts.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v.decision]: (acc[v.decision] ?? 0) + 1 }), {});
+    print(`${verdicts.length} verdicts in ${seconds.toFixed(2)} s (${(verdicts.length / seconds).toFixed(1)} images/s): ${JSON.stringify(counts)}; review-queue items: ${verdicts.length - (counts.pass ?? 0)}`);
+    return { verdicts, imagesPerSecond: verdicts.length / seconds };
+  } finally {
+    await client?.close();
+    await consumer?.close();
+    await worker?.close(10_000);
+    await deletePrefix({ url: config.redis.url, prefix: config.redis.prefix }).catch(() => undefined);
+    await s3.close();
+    await redis.stop();
+  }
+}
