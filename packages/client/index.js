@@ -1,7 +1,10 @@
 'use strict';
-// The built package (dist/) when there is one; inside the revmod repository, where a TypeScript
-// loader (tsx, jest) is registered, the sources.
+// In the revmod repository, under a TypeScript loader, the sources: tsx registers a '.ts'
+// extension, and jest runs modules through its own registry (its require.extensions is empty).
+// Everywhere else (the published package, `node dist/…`), the build.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-module.exports = existsSync(join(__dirname, 'dist', 'index.js')) ? require('./dist/index.js') : require('./src/index.ts');
+const tsLoader = '.ts' in require.extensions || !('.js' in require.extensions);
+const useSource = tsLoader && existsSync(join(__dirname, 'src', 'index.ts'));
+module.exports = useSource ? require('./src/index.ts') : require('./dist/index.js');

@@ -26,6 +26,11 @@ export interface InferenceEngineOptions {
   readonly bufferCount?: number;
   /** Longest wait for the thread to load the model. Default 120000. */
   readonly startTimeoutMs?: number;
+  /**
+   * The thread's entry file (.ts or .js). Default: the inference thread beside this module. Tests
+   * point it at a wrapper that can crash on demand.
+   */
+  readonly threadEntryFile?: string;
 }
 
 export interface EngineInfo {
@@ -51,7 +56,7 @@ interface Pending {
  * Events: `restart` (reason), `fallback` (reason).
  */
 export class InferenceEngine extends EventEmitter implements InferenceBackend {
-  readonly options: Required<InferenceEngineOptions>;
+  readonly options: Required<Omit<InferenceEngineOptions, 'threadEntryFile'>> & Pick<InferenceEngineOptions, 'threadEntryFile'>;
   private readonly buffers: ArrayBuffer[];
   private readonly bufferBytes: number;
   private readonly free: number[];
@@ -93,7 +98,9 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
   }
 
   private spawn(): Promise<EngineInfo> {
-    const entry = threadEntry(__dirname, 'inference-thread');
+    const entry = this.options.threadEntryFile !== undefined
+      ? { file: this.options.threadEntryFile, execArgv: this.options.threadEntryFile.endsWith('.ts') ? ['--require', 'tsx/cjs'] : [] }
+      : threadEntry(__dirname, 'inference-thread');
     const worker = new Worker(entry.file, {
       execArgv: entry.execArgv,
       workerData: {
@@ -217,12 +224,6 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
       const msg: ToThread = { type: 'run', id, data, count };
       worker.postMessage(msg, [data]);
     });
-  }
-
-  /** Test hook: makes the thread exit as a native crash would. */
-  crashThreadForTest(): void {
-    const msg: ToThread = { type: 'crash' };
-    this.worker?.postMessage(msg);
   }
 
   /**

@@ -17,8 +17,7 @@ export interface InferenceThreadData {
 export type ToThread =
   // The batch tensor's memory is transferred (moved, not copied) here and back with the result:
   // onnxruntime-node refuses tensors over SharedArrayBuffer.
-  | { readonly type: 'run'; readonly id: number; readonly data: ArrayBuffer; readonly count: number }
-  | { readonly type: 'crash' };
+  | { readonly type: 'run'; readonly id: number; readonly data: ArrayBuffer; readonly count: number };
 
 export type FromThread =
   | { readonly type: 'ready'; readonly provider: 'cuda' | 'cpu'; readonly fallbackReason?: string; readonly inputName: string; readonly outputName: string; readonly maxBatch: number }

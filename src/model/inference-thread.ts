@@ -79,10 +79,6 @@ async function main(): Promise<void> {
     return { view: padded, images: fixedBatch };
   };
   port.on('message', (msg: ToThread) => {
-    if (msg.type === 'crash') {
-      // Test hook for the fault tests: die the way a native crash in the thread would look.
-      process.exit(70);
-    }
     const back = msg.data;
     try {
       const t0 = performance.now();

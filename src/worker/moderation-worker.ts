@@ -38,6 +38,8 @@ export interface ModerationWorkerDeps {
   readonly observer?: PipelineObserver;
   /** Defaults to S3 from config. */
   readonly store?: ObjectStore;
+  /** The inference thread's entry file; tests substitute one that can crash on demand. */
+  readonly inferenceThreadEntryFile?: string;
 }
 
 /** The model card's thresholds, overridden field by field by config. */
@@ -137,6 +139,7 @@ export class ModerationWorker {
       intraOpThreads: config.model.intraOpThreads,
       maxBatchSize: config.batch.size,
       contract: ioContractOf(this.model.card),
+      ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
     });
     this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
     this.engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));

@@ -35,9 +35,9 @@ export class VerdictCollector {
 }
 
 /** A worker in this process with a quiet logger. */
-export async function startTestWorker(config: RevmodConfig, observer?: PipelineObserver): Promise<ModerationWorker> {
+export async function startTestWorker(config: RevmodConfig, observer?: PipelineObserver, inferenceThreadEntryFile?: string): Promise<ModerationWorker> {
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const worker = new ModerationWorker(config, { logger, ...(observer ? { observer } : {}) });
+  const worker = new ModerationWorker(config, { logger, ...(observer ? { observer } : {}), ...(inferenceThreadEntryFile ? { inferenceThreadEntryFile } : {}) });
   await worker.start();
   return worker;
 }

@@ -6,6 +6,7 @@ import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { QueueInspector, waitUntil } from '../helpers/fault-harness';
 import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, testConfig, uniquePrefix } from '../helpers/test-config';
+import { armInferenceCrash, CRASHABLE_THREAD_ENTRY } from '../helpers/inference-crash';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 
 const BUCKET = 'reviews-inference';
@@ -26,6 +27,7 @@ describe('the inference thread dies or throws', () => {
   let inspector: QueueInspector;
   const restarts: string[] = [];
   const failures: string[] = [];
+  const thread = armInferenceCrash();
 
   beforeAll(async () => {
     s3 = await S3Server.start();
@@ -39,7 +41,7 @@ describe('the inference thread dies or throws', () => {
       model: { path: defaultModelPath('probe'), executionProvider: 'cpu', intraOpThreads: 1 },
       jobs: { attempts: 4, backoffMs: 100 }, worker: { concurrency: 16 },
     });
-    worker = await startTestWorker(config, { onRetry: (code) => failures.push(code) });
+    worker = await startTestWorker(config, { onRetry: (code) => failures.push(code) }, CRASHABLE_THREAD_ENTRY);
     worker.inferenceEngine!.on('restart', (reason: string) => restarts.push(reason));
     collector = new VerdictCollector(config);
     client = new ModerationClient({ config });
@@ -59,12 +61,12 @@ describe('the inference thread dies or throws', () => {
     const engine = worker.inferenceEngine!;
     const run = engine.run.bind(engine);
     let calls = 0;
-    // Batch 2: the thread dies while the batch is queued to it (the crash message goes first).
+    // Batch 2: the thread dies while the batch is queued to it.
     // Batch 4: the run throws inside the thread (a tensor shape it cannot take).
     engine.run = (buffer: BatchBuffer, count: number) => {
       calls += 1;
       if (calls === 2) {
-        engine.crashThreadForTest();
+        thread.crash();
         return run(buffer, count);
       }
       if (calls === 4) return run(buffer, engine.options.maxBatchSize + 1);
@@ -89,10 +91,10 @@ describe('the inference thread dies or throws', () => {
     expect(engine.info?.provider).toBe('cpu');
   });
 
-  it('crashThreadForTest() between batches: the next batch runs on the replacement thread', async () => {
+  it('a crash between batches: the next batch runs on the replacement thread', async () => {
     const engine = worker.inferenceEngine!;
     const before = engine.restartCount;
-    engine.crashThreadForTest();
+    thread.crash();
     await waitUntil('the thread to be replaced', () => (engine.restartCount > before ? true : undefined), 10_000);
     const more = Array.from({ length: BATCH_SIZE }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg`, meta: { round: 2 } }));
     // Same objects, new keys are not needed: completed jobs are retained, so use fresh keys.
