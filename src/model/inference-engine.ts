@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { RevmodError } from '@revmod/client';
-import { TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
+import { tensorFloatsPerImage } from '../preprocess/constants';
 import { threadEntry } from '../util/thread-entry';
 import type { BatchBuffer, BatchResult, InferenceBackend } from './inference-backend';
-import type { ExecutionProviderChoice, FromThread, ToThread } from './inference-protocol';
+import type { ExecutionProviderChoice, FromThread, InferenceThreadData, ToThread } from './inference-protocol';
+import type { ModelIoContract } from './model-io';
 
 export type { BatchBuffer } from './inference-backend';
 
@@ -14,8 +15,13 @@ export interface InferenceEngineOptions {
   readonly executionProvider?: ExecutionProviderChoice;
   /** onnxruntime intra-op threads; 0 lets it choose. Default 0. */
   readonly intraOpThreads?: number;
-  /** Images per batch tensor. */
+  /** Images per batch tensor. A model with a fixed batch axis smaller than this is refused at start. */
   readonly maxBatchSize: number;
+  /**
+   * The card's promise about the model's tensors (see `ioContractOf`): batch tensors hold
+   * 3 × cropSize² floats per image, results classCount scores per image.
+   */
+  readonly contract: ModelIoContract;
   /** Batch tensors: one being inferred while the next is written. Default 2. */
   readonly bufferCount?: number;
   /** Longest wait for the thread to load the model. Default 120000. */
@@ -32,6 +38,8 @@ export interface EngineInfo {
   readonly fallbackReason?: string;
   readonly inputName: string;
   readonly outputName: string;
+  /** Images per run the model takes: Infinity for a dynamic batch axis (a fixed one is padded to). */
+  readonly maxBatch: number;
 }
 
 
@@ -66,7 +74,7 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
   constructor(options: InferenceEngineOptions) {
     super();
     this.options = { executionProvider: 'auto', intraOpThreads: 0, bufferCount: 2, startTimeoutMs: 120_000, ...options };
-    this.bufferBytes = this.options.maxBatchSize * TENSOR_FLOATS_PER_IMAGE * Float32Array.BYTES_PER_ELEMENT;
+    this.bufferBytes = this.options.maxBatchSize * tensorFloatsPerImage(this.options.contract.cropSize) * Float32Array.BYTES_PER_ELEMENT;
     this.buffers = Array.from({ length: this.options.bufferCount }, () => new ArrayBuffer(this.bufferBytes));
     this.free = this.buffers.map((_, i) => i);
   }
@@ -99,7 +107,9 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
         modelPath: this.options.modelPath,
         executionProvider: this.options.executionProvider,
         intraOpThreads: this.options.intraOpThreads,
-      },
+        contract: this.options.contract,
+        batchSize: this.options.maxBatchSize,
+      } satisfies InferenceThreadData,
     });
     this.worker = worker;
     return new Promise<EngineInfo>((resolve, reject) => {
@@ -116,7 +126,7 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
             started = true;
             clearTimeout(timer);
             const info: EngineInfo = {
-              provider: msg.provider, inputName: msg.inputName, outputName: msg.outputName,
+              provider: msg.provider, inputName: msg.inputName, outputName: msg.outputName, maxBatch: msg.maxBatch,
               ...(msg.fallbackReason ? { fallbackReason: msg.fallbackReason } : {}),
             };
             this.info = info;
@@ -200,7 +210,7 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
     else this.free.push(buffer.index);
   }
 
-  /** Infers the first `count` images of a batch tensor; resolves with [count, 2] logits. */
+  /** Infers the first `count` images of a batch tensor; resolves with [count, classCount] scores, row-major. */
   async run(buffer: BatchBuffer, count: number): Promise<BatchResult> {
     if (this.closed) throw new RevmodError('SHUTTING_DOWN', 'inference engine is closed');
     await this.start();

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CHANNELS, CROP_SIZE, TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
+import { CHANNELS, tensorFloatsPerImage } from '../preprocess/constants';
 import type { FromThread, InferenceThreadData, ToThread } from './inference-protocol';
 import { checkModelIo } from './model-io';
 
@@ -55,24 +55,42 @@ async function main(): Promise<void> {
   let fallbackReason: string | undefined;
   try {
     ({ session, provider, fallbackReason } = await createSession());
-    io = checkModelIo(session.inputMetadata, session.outputMetadata);
+    io = checkModelIo(session.inputMetadata, session.outputMetadata, data.contract, data.batchSize);
   } catch (err) {
     send({ type: 'init-error', message: (err as Error).message });
     return;
   }
+  const { cropSize, classCount } = data.contract;
+  const floatsPerImage = tensorFloatsPerImage(cropSize);
+  const fixedBatch = Number.isFinite(io.maxBatch) ? io.maxBatch : undefined;
+  let padded: Float32Array | undefined;
+  /** The tensor to run: the batch itself, or, for a fixed batch axis, the batch padded with zeros to it. */
+  const inputFor = (back: ArrayBuffer, count: number): { view: Float32Array; images: number } => {
+    if (fixedBatch === undefined || count === fixedBatch) return { view: new Float32Array(back, 0, count * floatsPerImage), images: count };
+    const floats = fixedBatch * floatsPerImage;
+    if (back.byteLength >= floats * Float32Array.BYTES_PER_ELEMENT) {
+      const view = new Float32Array(back, 0, floats);
+      view.fill(0, count * floatsPerImage);
+      return { view, images: fixedBatch };
+    }
+    padded ??= new Float32Array(floats);
+    padded.set(new Float32Array(back, 0, count * floatsPerImage));
+    padded.fill(0, count * floatsPerImage);
+    return { view: padded, images: fixedBatch };
+  };
   port.on('message', (msg: ToThread) => {
     const back = msg.data;
     try {
       const t0 = performance.now();
-      const view = new Float32Array(back, 0, msg.count * TENSOR_FLOATS_PER_IMAGE);
-      const input = new ort.Tensor('float32', view, [msg.count, CHANNELS, CROP_SIZE, CROP_SIZE]);
+      const { view, images } = inputFor(back, msg.count);
+      const input = new ort.Tensor('float32', view, [images, CHANNELS, cropSize, cropSize]);
       // run() is synchronous underneath; awaiting here only resolves its wrapper.
       void session.run({ [io.inputName]: input }).then((out) => {
         const logits = out[io.outputName];
-        if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== msg.count || logits.dims[1] !== 2) {
-          throw new Error(`model output ${io.outputName} has dims [${logits?.dims.join(',')}], expected [${msg.count},2]`);
+        if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== images || logits.dims[1] !== classCount) {
+          throw new Error(`model output ${io.outputName} has dims [${logits?.dims.join(',')}], expected [${images},${classCount}]`);
         }
-        const copy = new Float32Array(logits.data as Float32Array);
+        const copy = (logits.data as Float32Array).slice(0, msg.count * classCount);
         send({ type: 'result', id: msg.id, data: back, logits: copy, inferMs: performance.now() - t0 }, [back, copy.buffer as ArrayBuffer]);
       }).catch((err: Error) => send({ type: 'run-error', id: msg.id, data: back, message: err.message }, [back]));
     } catch (err) {

@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ErrorCode, type ModerationJobData, type Verdict, type VerdictModel, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
+import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ErrorCode, type ModerationJobData, type Verdict, type VerdictModel, type VerdictScores, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
 import type { InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
+import { cardInputGeometry, NORMAL_GROUP, type ModelCard } from '../model/model-card';
 import { decide, softmax2, type PolicyThresholds } from '../policy';
-import { preprocessImage, writeNormalizedChw, type PreprocessOptions } from '../preprocess';
-import { TENSOR_FLOATS_PER_IMAGE } from '../preprocess/constants';
+import {
+  createChwNormalizer, preprocessImage, validatePreprocessOptions, writeNormalizedChw,
+  type ChwNormalizer, type DecodeOptions, type PreprocessOptions,
+} from '../preprocess';
 import type { ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
 import type { PipelineObserver } from './pipeline-observer';
@@ -26,7 +29,10 @@ export interface PipelineOptions {
   readonly publisher: VerdictPublisher;
   readonly model: ModelIdentity;
   readonly thresholds: PolicyThresholds;
-  readonly preprocess: PreprocessOptions;
+  /** The model's card: its preprocessing, classes and score kind are honoured here. */
+  readonly card: ModelCard;
+  /** Decode limits and mode (config); the input geometry comes from the card. */
+  readonly preprocess: DecodeOptions;
   readonly requestLimits: RequestLimits;
   readonly maxBytes: number;
   readonly batchSize: number;
@@ -69,6 +75,30 @@ function jobFailure(e: RevmodError): RevmodError {
   return new RevmodError(e.code, `${e.code}: ${e.message}`, { cause: e });
 }
 
+/** Where a 2-class card's normal and violate scores are in each output row. */
+export interface TwoClassReading {
+  readonly normalIndex: number;
+  readonly violateIndex: number;
+}
+
+/**
+ * The cards this pipeline can serve: two classes, one in group 'normal' and one in a violation
+ * group (any names, any order). Call it before starting anything that needs closing.
+ * @throws RevmodError MODEL_INVALID for any other card.
+ */
+export function checkPipelineCard(card: ModelCard): TwoClassReading {
+  if (card.classes.length !== 2) {
+    throw new RevmodError(
+      'MODEL_INVALID',
+      `model card ${card.name}@${card.version} lists ${card.classes.length} classes (${card.classes.join(', ')}): ` +
+        'the multi-class policy is not enabled yet; this worker serves 2-class models only',
+    );
+  }
+  const normalIndex = card.classes.findIndex((c) => card.groups[c] === NORMAL_GROUP);
+  // The card schema guarantees one class in 'normal' and one in a violation group.
+  return { normalIndex, violateIndex: 1 - normalIndex };
+}
+
 /**
  * fetch → decode → micro-batch → infer → decide → publish, per job. A permanent problem with one
  * image becomes that image's error verdict (decision review) and never touches its batch-mates;
@@ -77,8 +107,16 @@ function jobFailure(e: RevmodError): RevmodError {
 export class ModerationPipeline {
   private readonly batcher: MicroBatcher<BatchItem, Verdict>;
   private invalidBatchesInARow = 0;
+  private readonly reading: TwoClassReading;
+  private readonly preprocessOptions: PreprocessOptions;
+  private readonly normalizer: ChwNormalizer;
 
   constructor(private readonly o: PipelineOptions) {
+    const { card } = o;
+    this.reading = checkPipelineCard(card);
+    this.preprocessOptions = { ...o.preprocess, ...cardInputGeometry(card) };
+    validatePreprocessOptions(this.preprocessOptions);
+    this.normalizer = createChwNormalizer(card.preprocessing);
     this.batcher = new MicroBatcher<BatchItem, Verdict>(
       { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.bufferCount },
       (items, ctx) => this.runBatch(items, ctx),
@@ -127,7 +165,7 @@ export class ModerationPipeline {
     const tDecode = performance.now();
     let rgb: Uint8Array;
     try {
-      rgb = (await preprocessImage(bytes, this.o.preprocess)).rgb;
+      rgb = (await preprocessImage(bytes, this.preprocessOptions)).rgb;
     } catch (err) {
       return this.failItem(base, err, { fetchMs, decodeMs: msSince(tDecode) }, log);
     }
@@ -203,7 +241,8 @@ export class ModerationPipeline {
     let inferMs: number;
     let tensorMs: number;
     try {
-      items.forEach((item, i) => writeNormalizedChw(item.rgb, buffer.view, i * TENSOR_FLOATS_PER_IMAGE));
+      const { floatsPerImage } = this.normalizer;
+      items.forEach((item, i) => writeNormalizedChw(item.rgb, buffer.view, i * floatsPerImage, this.normalizer));
       tensorMs = msSince(startedAt);
       ({ logits, inferMs } = await this.o.engine.run(buffer, items.length));
     } finally {
@@ -217,15 +256,15 @@ export class ModerationPipeline {
       const batchWaitMs = Math.round((startedAt - item.enqueuedAt) * 10) / 10;
       const timings = this.timings(item.data, item.queueMs, item.fetchMs, item.decodeMs, batchWaitMs, Math.round(inferMs * 10) / 10);
       const batch = { id: batchId, size: items.length };
-      const normal = logits[2 * i]!;
-      const violate = logits[2 * i + 1]!;
+      const normal = logits[2 * i + this.reading.normalIndex]!;
+      const violate = logits[2 * i + this.reading.violateIndex]!;
       // Fail closed: a broken model or export (NaN, ±Infinity) must never wave an image through.
       if (!Number.isFinite(normal) || !Number.isFinite(violate)) {
         invalidOutputs += 1;
         const e = new RevmodError('MODEL_OUTPUT_INVALID', `model ${this.o.model.name}@${this.o.model.version} produced non-finite scores [${normal}, ${violate}]`);
         return this.errorVerdict(item, e, timings, batch, decidedAt);
       }
-      const scores = softmax2(normal, violate);
+      const scores = this.scoresOf(normal, violate);
       const { decision, label, reasons } = decide(scores, this.o.thresholds);
       return {
         schemaVersion: VERDICT_SCHEMA_VERSION, id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
@@ -262,6 +301,11 @@ export class ModerationPipeline {
     this.invalidBatchesInARow += 1;
     this.o.logger.error({ batch: batchId, inARow: this.invalidBatchesInARow }, `every image of batch ${batchId} got non-finite scores: the model looks broken`);
     if (this.invalidBatchesInARow === this.o.maxInvalidBatches) this.o.onModelBroken?.(`${this.invalidBatchesInARow} batches in a row with only non-finite scores`);
+  }
+
+  /** Scores from the model's two outputs, softmaxed unless the card says they are probabilities. */
+  private scoresOf(normal: number, violate: number): VerdictScores {
+    return this.o.card.output.scores === 'probabilities' ? { normal, violate } : softmax2(normal, violate);
   }
 
   /** Runs every pending item now (partial batch) and waits for the batches in flight. */

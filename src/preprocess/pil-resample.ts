@@ -1,7 +1,8 @@
 /**
  * Pillow's resampler (libImaging/Resample.c, Pillow 9.4: `ImagingResample` with the BILINEAR filter,
- * 8 bits per channel), reproduced bit-exactly for the one job this worker needs: torchvision's
- * `Resize(256)` followed by `CenterCrop(224)`, computing only the pixels of the crop.
+ * 8 bits per channel), reproduced bit-exactly for the one job this worker needs: a resize followed
+ * by a crop (torchvision's `Resize(n)` → `CenterCrop(m)`, or a squash, whose crop is the whole
+ * image), computing only the pixels of the crop.
  *
  * What Pillow does, and what is copied here:
  * - Separable, two passes: horizontal first, then vertical over the horizontal result. Each axis has

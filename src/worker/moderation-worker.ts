@@ -5,7 +5,8 @@ import type { RevmodConfig } from '../config';
 import { RevmodError, createRedisConnection, type ModerationJobData, type Verdict } from '@revmod/client';
 import { InferenceEngine } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
-import { ModerationPipeline } from '../pipeline/moderation-pipeline';
+import { ioContractOf } from '../model/model-io';
+import { checkPipelineCard, ModerationPipeline } from '../pipeline/moderation-pipeline';
 import type { PipelineObserver } from '../pipeline/pipeline-observer';
 import { StorageBreaker } from '../pipeline/storage-breaker';
 import { VerdictPublisher } from '../pipeline/verdict-publisher';
@@ -137,12 +138,14 @@ export class ModerationWorker {
       throw new RevmodError('MODEL_INVALID', `the card of ${config.model.path} says trained: false (${this.model.card.name}@${this.model.card.version}): ` +
         'its verdicts would mean nothing. Point REVMOD_MODEL_PATH at a trained model, or set REVMOD_ALLOW_UNTRAINED_MODEL=true for a demo or test');
     }
+    checkPipelineCard(this.model.card);
     this.thresholds = effectiveThresholds(config, this.model);
     this.engine = new InferenceEngine({
       modelPath: config.model.path,
       executionProvider: config.model.executionProvider,
       intraOpThreads: config.model.intraOpThreads,
       maxBatchSize: config.batch.size,
+      contract: ioContractOf(this.model.card),
       ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
     });
     this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
@@ -171,7 +174,8 @@ export class ModerationWorker {
       publisher: this.publisher,
       model: { name: card.name, version: card.version, sha256 },
       thresholds: this.thresholds,
-      preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode, autoOrient: card.preprocessing.autoOrient },
+      card,
+      preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
       requestLimits: config.requests,
       maxBytes: config.limits.maxBytes,
       batchSize: config.batch.size,

@@ -1,14 +1,18 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { defaultModelPath } from '../../tools/model-gen/ensure-model';
+import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
 import { InferenceEngine } from '../../src/model/inference-engine';
 import { armInferenceCrash, CRASHABLE_THREAD_ENTRY } from '../helpers/inference-crash';
-import { checkModelIo } from '../../src/model/model-io';
+import { checkModelIo, ioContractOf, type ModelIoContract } from '../../src/model/model-io';
+import type { Dim } from '../../src/onnx/graph-builder';
 import { probeViolateScore } from '../../tools/model-gen/probe-graph';
 import { TENSOR_FLOATS_PER_IMAGE, IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
+import { channelMeanModel } from '../helpers/tiny-models';
 
 const probe = defaultModelPath('probe');
+const probeContract = ioContractOf(generatedModelCard('probe'));
+const resnetContract = ioContractOf(generatedModelCard('resnet18'));
 const CUDA_PROVIDER_INSTALLED = existsSync(join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so'));
 
 /** Fills image i of a batch tensor with a solid colour, normalized as the pipeline does. */
@@ -24,7 +28,7 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   afterEach(async () => { await engine?.close(); engine = undefined; });
 
   it('runs a batch and returns one pair of logits per image', async () => {
-    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cpu', maxBatchSize: 4 });
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cpu', maxBatchSize: 4, contract: probeContract });
     expect((await engine.start()).provider).toBe('cpu');
     const buf = await engine.acquire();
     fillSolid(buf.view, 0, [255, 0, 0]);
@@ -44,19 +48,19 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   const withCuda = CUDA_PROVIDER_INSTALLED ? it : it.skip;
 
   withoutCuda('falls back to CPU under `auto` and says why (CPU build of onnxruntime-node)', async () => {
-    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'auto', maxBatchSize: 1 });
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'auto', maxBatchSize: 1, contract: probeContract });
     const info = await engine.start();
     expect(info.provider).toBe('cpu');
     expect(info.fallbackReason).toMatch(/installed without its CUDA provider/);
   });
 
   withoutCuda('refuses to start on `cuda` with MODEL_INVALID (CPU build of onnxruntime-node)', async () => {
-    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cuda', maxBatchSize: 1 });
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cuda', maxBatchSize: 1, contract: probeContract });
     await expect(engine.start()).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringMatching(/CUDA execution provider requested but unavailable/) });
   });
 
   withCuda('runs a batch on `cuda` (skipped here: needs onnxruntime-node installed with its CUDA provider and a GPU)', async () => {
-    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cuda', maxBatchSize: 2 });
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cuda', maxBatchSize: 2, contract: probeContract });
     expect((await engine.start()).provider).toBe('cuda');
     const buf = await engine.acquire();
     fillSolid(buf.view, 0, [255, 0, 0]);
@@ -70,7 +74,7 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
     try {
       const path = join(dir, 'not-a-model.onnx');
       writeFileSync(path, 'this is not protobuf');
-      engine = new InferenceEngine({ modelPath: path, executionProvider: 'cpu', maxBatchSize: 1 });
+      engine = new InferenceEngine({ modelPath: path, executionProvider: 'cpu', maxBatchSize: 1, contract: probeContract });
       await expect(engine.start()).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining('not-a-model.onnx') });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -79,7 +83,7 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
 
   it('fails the batch in flight when the thread dies, then serves the next batch from a new thread', async () => {
     const thread = armInferenceCrash();
-    engine = new InferenceEngine({ modelPath: defaultModelPath('resnet18'), executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 8, threadEntryFile: CRASHABLE_THREAD_ENTRY });
+    engine = new InferenceEngine({ modelPath: defaultModelPath('resnet18'), executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 8, contract: resnetContract, threadEntryFile: CRASHABLE_THREAD_ENTRY });
     await engine.start();
     const restarted = new Promise((r) => engine!.once('restart', r));
     const buf = await engine.acquire();
@@ -96,16 +100,120 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   });
 });
 
-describe('checkModelIo (model contract)', () => {
+describe('checkModelIo (the ONNX file against its card)', () => {
   const input = { name: 'input', isTensor: true, type: 'float32', shape: ['N', 3, 224, 224] };
   const output = { name: 'logits', isTensor: true, type: 'float32', shape: ['N', 2] };
+  const contract: ModelIoContract = { inputName: 'input', outputName: 'logits', cropSize: 224, classCount: 2 };
   it('accepts the contract and reports the names', () => {
-    expect(checkModelIo([input], [output])).toEqual({ inputName: 'input', outputName: 'logits', maxBatch: Infinity });
+    expect(checkModelIo([input], [output], contract, 32)).toEqual({ inputName: 'input', outputName: 'logits', maxBatch: Infinity });
   });
   it('lists every problem', () => {
-    expect(() => checkModelIo([{ ...input, shape: ['N', 3, 299, 299] }], [{ ...output, shape: ['N', 1000] }]))
-      .toThrow('input must be [N,3,224,224], found input: float32[N,3,299,299]; output must be [N,2] logits over [normal, violate], found logits: float32[N,1000]');
-    expect(() => checkModelIo([input, input], [output])).toThrow(/expected exactly 1 input, found 2/);
-    expect(() => checkModelIo([{ ...input, type: 'uint8' }], [output])).toThrow(/input input must be float32, found uint8/);
+    expect(() => checkModelIo([{ ...input, shape: ['N', 3, 299, 299] }], [{ ...output, shape: ['N', 1000] }], contract, 1))
+      .toThrow('input must be [N,3,224,224] (card preprocessing.cropSize 224), found input: float32[N,3,299,299]; ' +
+        'output must be [N,2], one score per card class, found logits: float32[N,1000]');
+    expect(() => checkModelIo([input, input], [output], contract, 1)).toThrow(/expected exactly 1 input, found 2/);
+    expect(() => checkModelIo([{ ...input, type: 'uint8' }], [output], contract, 1)).toThrow(/input input must be float32, found uint8/);
+  });
+  it('follows the card\'s crop size and class count', () => {
+    const card = { ...contract, cropSize: 160, classCount: 5 };
+    expect(checkModelIo([{ ...input, shape: ['N', 3, 160, 160] }], [{ ...output, shape: ['N', 5] }], card, 8).maxBatch).toBe(Infinity);
+    expect(() => checkModelIo([input], [output], card, 8)).toThrow(/input must be \[N,3,160,160\].*output must be \[N,5\]/);
+  });
+  it('refuses names other than the card\'s, listing the model\'s', () => {
+    expect(() => checkModelIo([{ ...input, name: 'pixel_values' }], [output, { ...output, name: 'features' }], contract, 1))
+      .toThrow("the card's input.name 'input' is not an input of the model (inputs: 'pixel_values')");
+    // With several outputs, the card's is the one read.
+    expect(checkModelIo([input], [{ ...output, name: 'features', shape: ['N', 512] }, output], contract, 1).outputName).toBe('logits');
+    expect(() => checkModelIo([input], [{ ...output, name: 'probs' }], contract, 1))
+      .toThrow("the card's output.name 'logits' is not an output of the model (outputs: 'probs')");
+  });
+  it('refuses a fixed batch axis smaller than batch.size, naming both', () => {
+    const fixed = { ...input, shape: [1, 3, 224, 224] };
+    expect(() => checkModelIo([fixed], [{ ...output, shape: [1, 2] }], contract, 8))
+      .toThrow('input input has a fixed batch axis of 1, but batch.size is 8: set batch.size to at most 1, or export the model with a dynamic batch axis');
+    expect(checkModelIo([fixed], [{ ...output, shape: [1, 2] }], contract, 1).maxBatch).toBe(1);
+  });
+  it('a number in the card\'s input.shape fixes the batch axis too, and must agree with the model\'s', () => {
+    const card = { ...contract, fixedBatch: 4 };
+    expect(checkModelIo([input], [output], card, 4).maxBatch).toBe(4);
+    expect(() => checkModelIo([input], [output], card, 8))
+      .toThrow("the card's input.shape fixes the batch axis at 4, but batch.size is 8: set batch.size to at most 4");
+    expect(() => checkModelIo([{ ...input, shape: [2, 3, 224, 224] }], [output], card, 1))
+      .toThrow("the card's input.shape fixes the batch axis at 4, the model's is 2");
+    expect(ioContractOf(generatedModelCard('probe')).fixedBatch).toBeUndefined();
+  });
+});
+
+describe('InferenceEngine follows the card: crop size, class count, fixed batch axis', () => {
+  const CROP = 32;
+  const CLASSES = 3;
+  const contract: ModelIoContract = { inputName: 'pixels', outputName: 'scores', cropSize: CROP, classCount: CLASSES };
+  const floats = 3 * CROP * CROP;
+  let dir: string;
+  let engine: InferenceEngine | undefined;
+  const modelFile = (name: string, batch: Dim) => {
+    const path = join(dir, name);
+    writeFileSync(path, channelMeanModel(batch, CROP, CLASSES));
+    return path;
+  };
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'revmod-contract-model-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => { await engine?.close(); engine = undefined; });
+
+  /** Runs images filled with `values` (one each) and returns the rows. */
+  async function run(e: InferenceEngine, values: readonly number[]): Promise<number[][]> {
+    const buf = await e.acquire();
+    expect(buf.view.length).toBe(e.options.maxBatchSize * floats);
+    values.forEach((v, i) => buf.view.fill(v, i * floats, (i + 1) * floats));
+    try {
+      const { logits } = await e.run(buf, values.length);
+      expect(logits).toHaveLength(values.length * CLASSES);
+      return values.map((_, i) => Array.from(logits.subarray(i * CLASSES, (i + 1) * CLASSES)));
+    } finally {
+      e.release(buf);
+    }
+  }
+
+  it('a dynamic batch axis: batch tensors sized 3 × 32², [count, 3] back', async () => {
+    engine = new InferenceEngine({ modelPath: modelFile('dynamic.onnx', 'N'), executionProvider: 'cpu', maxBatchSize: 4, contract });
+    expect((await engine.start()).maxBatch).toBe(Infinity);
+    const rows = await run(engine, [0.5, -1, 2]);
+    rows.forEach((row, i) => {
+      const v = [0.5, -1, 2][i]!;
+      row.forEach((x, k) => expect(x).toBeCloseTo((k + 1) * v, 5));
+    });
+  });
+
+  it('a fixed batch axis larger than batch.size is refused at start with MODEL_INVALID naming both numbers', async () => {
+    engine = new InferenceEngine({ modelPath: modelFile('fixed4.onnx', 4), executionProvider: 'cpu', maxBatchSize: 8, contract });
+    await expect(engine.start()).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringMatching(/fixed4\.onnx: input pixels has a fixed batch axis of 4, but batch\.size is 8/),
+    });
+  });
+
+  it.each([4, 2])('a fixed batch axis of 4 with batch.size %d: smaller batches are padded, results for the real images only', async (size) => {
+    engine = new InferenceEngine({ modelPath: modelFile(`fixed4-${size}.onnx`, 4), executionProvider: 'cpu', maxBatchSize: size, contract });
+    expect((await engine.start()).maxBatch).toBe(4);
+    for (const values of [[3], [1, -2], size === 4 ? [1, 2, 3, 4] : [7, 8]]) {
+      const rows = await run(engine, values);
+      rows.forEach((row, i) => row.forEach((x, k) => expect(x).toBeCloseTo((k + 1) * values[i]!, 5)));
+    }
+  });
+
+  it('a model that does not match its card is refused at start, naming the field', async () => {
+    const path = modelFile('dynamic-for-mismatch.onnx', 'N');
+    for (const [wrong, message] of [
+      [{ ...contract, cropSize: 64 }, /input must be \[N,3,64,64\] \(card preprocessing\.cropSize 64\)/],
+      [{ ...contract, classCount: 2 }, /output must be \[N,2\], one score per card class/],
+      [{ ...contract, inputName: 'input' }, /the card's input\.name 'input' is not an input of the model \(inputs: 'pixels'\)/],
+    ] as const) {
+      const e = new InferenceEngine({ modelPath: path, executionProvider: 'cpu', maxBatchSize: 1, contract: wrong });
+      try {
+        await expect(e.start()).rejects.toMatchObject({ code: 'MODEL_INVALID', message: expect.stringMatching(message) });
+      } finally {
+        await e.close();
+      }
+    }
   });
 });

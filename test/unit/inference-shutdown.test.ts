@@ -15,7 +15,8 @@ describe('InferenceEngine.close() with a batch in flight', () => {
     const script = `
       const { InferenceEngine } = require('./src/model/inference-engine.ts');
       (async () => {
-        const engine = new InferenceEngine({ modelPath: ${JSON.stringify(defaultModelPath('resnet18'))}, executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 16 });
+        const engine = new InferenceEngine({ modelPath: ${JSON.stringify(defaultModelPath('resnet18'))}, executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 16,
+          contract: { inputName: 'input', outputName: 'logits', cropSize: 224, classCount: 2 } });
         await engine.start();
         const buffer = await engine.acquire();
         const run = engine.run(buffer, 16).then((r) => 'resolved ' + r.logits.length, (e) => 'rejected ' + e.code);

@@ -6,7 +6,8 @@ import type { BatchBuffer, BatchResult, InferenceBackend } from '../../src/model
 import { ModerationPipeline } from '../../src/pipeline/moderation-pipeline';
 import { StorageBreaker } from '../../src/pipeline/storage-breaker';
 import type { VerdictPublisher } from '../../src/pipeline/verdict-publisher';
-import { DEFAULT_PREPROCESS_OPTIONS } from '../../src/preprocess';
+import { parseModelCard } from '../../src/model/model-card';
+import { DEFAULT_DECODE_OPTIONS } from '../../src/preprocess';
 import type { ObjectStore } from '../../src/storage';
 
 /** A backend that answers fixed logits, or fails as told. */
@@ -71,7 +72,11 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
       store, engine: backend, publisher,
       model: { name: 'fake', version: '1', sha256: 'f'.repeat(64) },
       thresholds: { violate: 0.7, confidence: 0.7, block: null },
-      preprocess: DEFAULT_PREPROCESS_OPTIONS,
+      card: parseModelCard({
+        name: 'fake', version: '1', description: '', trained: false, classes: ['normal', 'violate'],
+        input: { name: 'input', shape: ['N', 3, 224, 224] }, output: { name: 'logits', shape: ['N', 2] },
+      }, 'fake card'),
+      preprocess: DEFAULT_DECODE_OPTIONS,
       requestLimits: { allowedBuckets: [], maxMetaBytes: 4096 },
       maxBytes: 1 << 20, batchSize: options.batchSize ?? 4, maxWaitMs: options.maxWaitMs ?? 1,
       maxInvalidBatches: 2, onModelBroken: (reason: string) => options.broken?.push(reason),

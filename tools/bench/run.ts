@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { loadConfig, type RevmodConfig } from '../../src/config';
 import { ensureModel } from '../model-gen/ensure-model';
+import { loadModel } from '../../src/model/load-model';
+import { cardInputGeometry } from '../../src/model/model-card';
 import { preprocessImage } from '../../src/preprocess';
 import { Harness, type BurstResult } from './end-to-end';
 import { SIZE_CLASSES, loadImages, type BenchImage, type SizeClass } from './images';
@@ -244,7 +246,8 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
   const model = await chooseModel(o, cleanups);
   log(`model ${model.modelPath}; reference ${model.reference ? 'on' : `off (${model.skipped})`}`);
   const { config, s3Pid } = await setUp(o, cleanups, model.modelPath, images);
-  const prepOptions = { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode, autoOrient: true };
+  const geometry = cardInputGeometry((await loadModel(model.modelPath)).card);
+  const prepOptions = { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode, ...geometry };
   const present = SIZE_CLASSES.filter((c) => images.some((i) => i.sizeClass === c));
   const ofClass = (c: SizeClass) => images.filter((i) => i.sizeClass === c);
 

@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceEngine } from '../../src/model/inference-engine';
 import type { ExecutionProviderChoice } from '../../src/model/inference-protocol';
+import { cardPathFor, loadModelCard } from '../../src/model/model-card';
+import { ioContractOf } from '../../src/model/model-io';
 import { preprocessImage, TENSOR_FLOATS_PER_IMAGE, writeNormalizedChw, type PreprocessOptions } from '../../src/preprocess';
 import { cycled, type BenchImage, type SizeClass } from './images';
 import { machineBusyMs, mean, processCpuMs } from './measure';
@@ -37,6 +39,7 @@ export async function benchInference(crops: readonly Uint8Array[], o: InferenceB
   const maxBatch = Math.max(...o.batchSizes);
   const engine = new InferenceEngine({
     modelPath: o.modelPath, executionProvider: o.executionProvider, intraOpThreads: o.intraOpThreads, maxBatchSize: maxBatch,
+    contract: ioContractOf(await loadModelCard(cardPathFor(o.modelPath))),
   });
   try {
     const info = await engine.start();

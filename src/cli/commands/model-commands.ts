@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config';
 import { InferenceEngine } from '../../model/inference-engine';
 import { loadModel } from '../../model/load-model';
+import { ioContractOf } from '../../model/model-io';
 import { effectiveThresholds } from '../../worker/moderation-worker';
 import { EXIT, type CliContext } from '../cli-context';
 import { nonNegativeInt, positiveInt, type Runner } from '../program';
@@ -23,7 +24,8 @@ export async function checkModel(path: string, opts: CheckOptions, ctx: CliConte
   const config = loadConfig({ model: { path, executionProvider: opts.provider }, batch: { size: opts.batch } }, ctx.env);
   const model = await loadModel(path);
   const thresholds = effectiveThresholds(config, model);
-  const engine = new InferenceEngine({ modelPath: path, executionProvider: opts.provider, intraOpThreads: config.model.intraOpThreads, maxBatchSize: opts.batch, bufferCount: 1 });
+  const engine = new InferenceEngine({ modelPath: path, executionProvider: opts.provider, intraOpThreads: config.model.intraOpThreads, maxBatchSize: opts.batch, bufferCount: 1,
+    contract: ioContractOf(model.card) });
   try {
     const info = await engine.start();
     const buffer = await engine.acquire();

@@ -1,0 +1,182 @@
+import sharp from 'sharp';
+import { RevmodError } from '@revmod/client';
+import { CHANNELS } from './constants';
+import { pilCmykToRgb } from './colour';
+import { mapSharpError } from './map-sharp-error';
+import { pilBilinearResizeCrop, planResizeCrop } from './pil-resample';
+import type { PreprocessPlan, Size } from './plan';
+import type { DecodeOptions } from './preprocess-options';
+import { sharpInputOptions, type ImageHeader } from './read-header';
+
+/**
+ * How an image is decoded and resized:
+ * - 'exact': full decode, then Pillow's resampler in JS (pil-resample.ts), bit-exact with PIL;
+ * - 'cmyk': raw CMYK read and converted with PIL's formula, then sharp resizes;
+ * - 'alpha': alpha dropped at full size, then sharp resizes (sharp would premultiply in its resize,
+ *   blackening RGB under transparent pixels, which PIL keeps);
+ * - 'sharp': sharp decodes and resizes in one pipeline.
+ */
+export type DecodePath = 'exact' | 'cmyk' | 'alpha' | 'sharp';
+
+/**
+ * sharp's JPEG shrink-on-load factor with `fastShrinkOnLoad: false` (sharp's pipeline.cc): the
+ * largest of 8, 4, 2 that still leaves at least a 2× reduction for the resize kernel, from the smaller
+ * of the two axis shrinks.
+ */
+function sharpJpegShrinkOnLoad(shrink: number): number {
+  if (shrink >= 16) return 8;
+  if (shrink >= 8) return 4;
+  if (shrink >= 4) return 2;
+  return 1;
+}
+
+/**
+ * Whether 'torchvision' mode takes the exact path instead of sharp. sharp's 'linear' resize is PIL's
+ * filter, but a reduction of 4× or more is pre-shrunk first (a JPEG by a DCT shrink on load, any
+ * other image by libvips' box shrink of floor(shrink / 2)), which blurs fine texture more than PIL's
+ * single antialiased pass. The exact path decodes at full size, so it is taken where sharp is
+ * measurably off and the full decode is cheap (figures in docs/preprocessing.md):
+ * - JPEG (not CMYK): where the DCT shrink would be 2× with less than 2.5× left (a shrink of 4–5);
+ * - other rasters and CMYK JPEGs (decoded at full size either way): wherever libvips would box-shrink;
+ * - upscaling, in both modes: sharp's linear upscale is not PIL's, and a small source is cheap;
+ * - never for SVG (rendered at the target scale; no PIL counterpart).
+ */
+function usePilResampler(format: string, cmyk: boolean, stored: Size, resizeTo: Size): boolean {
+  if (format === 'svg') return false;
+  if (isUpscale(stored, resizeTo)) return true;
+  const hshrink = stored.width / resizeTo.width;
+  const vshrink = stored.height / resizeTo.height;
+  if (format === 'jpeg' && !cmyk) {
+    const shrink = Math.min(hshrink, vshrink);
+    const onLoad = sharpJpegShrinkOnLoad(shrink);
+    return onLoad === 2 && shrink / onLoad < 2.5;
+  }
+  return Math.max(hshrink, vshrink) >= 4;
+}
+
+const isUpscale = (stored: Size, resizeTo: Size) => resizeTo.width > stored.width || resizeTo.height > stored.height;
+
+/** The decode path for an image resized to `resizeTo` (in its stored orientation). */
+export function chooseDecodePath(header: ImageHeader, resizeTo: Size, mode: DecodeOptions['mode']): DecodePath {
+  const cmyk = header.space === 'cmyk';
+  const exactAllowed = mode === 'torchvision' || isUpscale(header, resizeTo);
+  if (exactAllowed && usePilResampler(header.format, cmyk, header, resizeTo)) return 'exact';
+  if (cmyk) return 'cmyk';
+  if (header.hasAlpha) return 'alpha';
+  return 'sharp';
+}
+
+/**
+ * Decodes, resizes and crops as the plan says: the crop as HWC RGB bytes, still in the stored
+ * orientation.
+ * @throws RevmodError IMAGE_CORRUPT (and the other codes of mapSharpError); INTERNAL when a decode
+ * comes back in an unexpected shape.
+ */
+export async function decodeCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+  let crop: Buffer;
+  try {
+    crop = await PATHS[plan.path](bytes, plan, options);
+  } catch (err) {
+    throw mapSharpError(err, { stage: 'decode', format: plan.format });
+  }
+  const expected = plan.crop.width * plan.crop.height * CHANNELS;
+  if (crop.length !== expected) {
+    throw new RevmodError('INTERNAL', `preprocess produced ${crop.length} bytes, expected ${expected}`);
+  }
+  return crop;
+}
+
+/** sharp's resize to the plan's size with PIL's filter; shrink-on-load fully on only in 'fast' mode. */
+function sharpResize(plan: PreprocessPlan, options: DecodeOptions): sharp.ResizeOptions {
+  return { ...plan.resizeTo, fit: 'fill', kernel: 'linear', fastShrinkOnLoad: options.mode === 'fast' };
+}
+
+function sharpCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+  return sharp(bytes, sharpInputOptions(options)).resize(sharpResize(plan, options)).extract(plan.crop).removeAlpha().raw().toBuffer();
+}
+
+/** Resizes and crops RGB pixels already decoded at full size. */
+function rawRgbCrop(rgb: Buffer, size: Size, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+  return sharp(rgb, { raw: { ...size, channels: 3 }, limitInputPixels: options.maxPixels })
+    .resize({ ...sharpResize(plan, options), fastShrinkOnLoad: false })
+    .extract(plan.crop)
+    .raw()
+    .toBuffer();
+}
+
+async function alphaCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+  const full = await sharp(bytes, sharpInputOptions(options)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (full.info.channels !== 3) {
+    throw new RevmodError('INTERNAL', `expected 3 channels after removing alpha, got ${full.info.channels}`);
+  }
+  return rawRgbCrop(full.data, { width: full.info.width, height: full.info.height }, plan, options);
+}
+
+/**
+ * CMYK off the exact path: 'torchvision' mode reads the raw CMYK at full size and converts it before
+ * resizing (bit-exact with PIL's conversion); 'fast' mode resizes the CMYK bands and converts only
+ * the crop.
+ */
+async function cmykCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+  const input = sharpInputOptions(options);
+  if (options.mode === 'fast') {
+    const small = await sharp(bytes, input)
+      .pipelineColourspace('cmyk')
+      .resize(sharpResize(plan, options))
+      .extract(plan.crop)
+      .toColourspace('cmyk')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return pilCmykToRgb(small.data, plan.crop.width * plan.crop.height, small.info.channels);
+  }
+  const full = await sharp(bytes, input).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+  const { width, height } = plan.stored;
+  if (full.info.width !== width || full.info.height !== height || full.info.channels < 4) {
+    throw new RevmodError('INTERNAL', `unexpected raw CMYK decode ${full.info.width}×${full.info.height}×${full.info.channels}`);
+  }
+  return rawRgbCrop(pilCmykToRgb(full.data, width * height, full.info.channels), plan.stored, plan, options);
+}
+
+/**
+ * The exact path: decode at full size with sharp, keeping only the columns the crop reads but every
+ * row (so that truncated or damaged data anywhere is still detected, as on sharp's path), then
+ * Pillow's resampler for the crop alone. CMYK is read raw and converted with PIL's formula first;
+ * greyscale stays one band (resampled once, then replicated); an alpha band is read and ignored
+ * (PIL's convert('RGB') drops it, without compositing).
+ */
+async function exactCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+  const { width, height } = plan.stored;
+  const resample = planResizeCrop(width, height, plan.resizeTo.width, plan.resizeTo.height, plan.crop);
+  const region = { left: resample.source.left, top: 0, width: resample.source.width, height };
+  let pipeline = sharp(bytes, sharpInputOptions(options));
+  if (region.width !== width) pipeline = pipeline.extract(region);
+  const cmyk = plan.space === 'cmyk';
+  if (cmyk) pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
+  else if (plan.space === 'b-w') pipeline = pipeline.toColourspace('b-w');
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  const [minChannels, maxChannels] = cmyk ? [4, 5] : [1, 4];
+  if (info.width !== region.width || info.height !== region.height || info.channels < minChannels || info.channels > maxChannels) {
+    throw new RevmodError(
+      'INTERNAL',
+      `unexpected raw decode ${info.width}×${info.height}×${info.channels} of a ${region.width}×${region.height} region`,
+    );
+  }
+  const source = cmyk
+    ? { data: pilCmykToRgb(data, region.width * region.height, info.channels), channels: 3, rect: region }
+    : { data, channels: info.channels, rect: region };
+  const out = Buffer.allocUnsafe(plan.crop.width * plan.crop.height * CHANNELS);
+  try {
+    pilBilinearResizeCrop(source, resample, out);
+  } catch (err) {
+    // Only a broken invariant or a failed allocation can land here: never the image's fault.
+    throw new RevmodError('INTERNAL', `resampling failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return out;
+}
+
+const PATHS: Readonly<Record<DecodePath, (bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions) => Promise<Buffer>>> = {
+  exact: exactCrop,
+  cmyk: cmykCrop,
+  alpha: alphaCrop,
+  sharp: sharpCrop,
+};
