@@ -124,7 +124,7 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
       expect(new Set(fresh.map((v) => v.id))).toEqual(new Set(ids));
       expect(fresh.filter((v) => v.error !== undefined)).toEqual([]);
       expect(await inspector.counts()).toMatchObject({ failed: 0 });
-      expect(worker.grep('pausing intake').length).toBeGreaterThan(0);
+      expect(worker.grep("pausing this worker's intake").length).toBeGreaterThan(0);
     } finally {
       await impatient.close();
       if (!s3.running) await s3.restart();
