@@ -72,10 +72,10 @@ export function chooseDecodePath(header: ImageHeader, resizeTo: Size, mode: Deco
  * @throws RevmodError IMAGE_CORRUPT (and the other codes of mapSharpError); INTERNAL when a decode
  * comes back in an unexpected shape.
  */
-export async function decodeCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+export async function decodeCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, page = 0): Promise<Buffer> {
   let crop: Buffer;
   try {
-    crop = await PATHS[plan.path](bytes, plan, options);
+    crop = await PATHS[plan.path](bytes, plan, options, sharpInputOptions(options, page));
   } catch (err) {
     throw mapSharpError(err, { stage: 'decode', format: plan.format });
   }
@@ -91,12 +91,12 @@ function sharpResize(plan: PreprocessPlan, options: DecodeOptions): sharp.Resize
   return { ...plan.resizeTo, fit: 'fill', kernel: 'linear', fastShrinkOnLoad: options.mode === 'fast' };
 }
 
-function sharpCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
-  return sharp(bytes, sharpInputOptions(options)).resize(sharpResize(plan, options)).extract(plan.crop).removeAlpha().raw().toBuffer();
+function sharpCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, input: sharp.SharpOptions): Promise<Buffer> {
+  return sharp(bytes, input).resize(sharpResize(plan, options)).extract(plan.crop).removeAlpha().raw().toBuffer();
 }
 
 /** Resizes and crops RGB pixels already decoded at full size. */
-function rawRgbCrop(rgb: Buffer, size: Size, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+export function rawRgbCrop(rgb: Buffer, size: Size, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
   return sharp(rgb, { raw: { ...size, channels: 3 }, limitInputPixels: options.maxPixels })
     .resize({ ...sharpResize(plan, options), fastShrinkOnLoad: false })
     .extract(plan.crop)
@@ -104,12 +104,18 @@ function rawRgbCrop(rgb: Buffer, size: Size, plan: PreprocessPlan, options: Deco
     .toBuffer();
 }
 
-async function alphaCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
-  const full = await sharp(bytes, sharpInputOptions(options)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+/** The whole image as RGB, alpha dropped without compositing (as PIL's convert('RGB')). */
+export async function decodeRgbDroppingAlpha(bytes: Buffer, input: sharp.SharpOptions): Promise<{ data: Buffer; size: Size }> {
+  const full = await sharp(bytes, input).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   if (full.info.channels !== 3) {
     throw new RevmodError('INTERNAL', `expected 3 channels after removing alpha, got ${full.info.channels}`);
   }
-  return rawRgbCrop(full.data, { width: full.info.width, height: full.info.height }, plan, options);
+  return { data: full.data, size: { width: full.info.width, height: full.info.height } };
+}
+
+async function alphaCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, input: sharp.SharpOptions): Promise<Buffer> {
+  const full = await decodeRgbDroppingAlpha(bytes, input);
+  return rawRgbCrop(full.data, full.size, plan, options);
 }
 
 /**
@@ -117,8 +123,7 @@ async function alphaCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOpt
  * resizing (bit-exact with PIL's conversion); 'fast' mode resizes the CMYK bands and converts only
  * the crop.
  */
-async function cmykCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
-  const input = sharpInputOptions(options);
+async function cmykCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, input: sharp.SharpOptions): Promise<Buffer> {
   if (options.mode === 'fast') {
     const small = await sharp(bytes, input)
       .pipelineColourspace('cmyk')
@@ -129,12 +134,17 @@ async function cmykCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOpti
       .toBuffer({ resolveWithObject: true });
     return pilCmykToRgb(small.data, plan.crop.width * plan.crop.height, small.info.channels);
   }
+  return rawRgbCrop(await decodeCmykAsRgb(bytes, plan, input), plan.stored, plan, options);
+}
+
+/** The whole CMYK image as RGB by PIL's formula (bit-exact with PIL's conversion). */
+export async function decodeCmykAsRgb(bytes: Buffer, plan: PreprocessPlan, input: sharp.SharpOptions): Promise<Buffer> {
   const full = await sharp(bytes, input).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
   const { width, height } = plan.stored;
   if (full.info.width !== width || full.info.height !== height || full.info.channels < 4) {
     throw new RevmodError('INTERNAL', `unexpected raw CMYK decode ${full.info.width}×${full.info.height}×${full.info.channels}`);
   }
-  return rawRgbCrop(pilCmykToRgb(full.data, width * height, full.info.channels), plan.stored, plan, options);
+  return pilCmykToRgb(full.data, width * height, full.info.channels);
 }
 
 /**
@@ -144,11 +154,21 @@ async function cmykCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOpti
  * greyscale stays one band (resampled once, then replicated); an alpha band is read and ignored
  * (PIL's convert('RGB') drops it, without compositing).
  */
-async function exactCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+async function exactCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, input: sharp.SharpOptions): Promise<Buffer> {
+  return (await exactDecode(bytes, plan, input, false)).crop;
+}
+
+/**
+ * The exact path's decode and crop. With `wholeImage`, every column is decoded (for the detector
+ * views) and the decoded pixels are returned too: 1 (greyscale), 3 or 4 (alpha, ignored) channels.
+ */
+export async function exactDecode(
+  bytes: Buffer, plan: PreprocessPlan, input: sharp.SharpOptions, wholeImage: boolean,
+): Promise<{ crop: Buffer; pixels: { data: Buffer; channels: number; size: Size } }> {
   const { width, height } = plan.stored;
   const resample = planResizeCrop(width, height, plan.resizeTo.width, plan.resizeTo.height, plan.crop);
-  const region = { left: resample.source.left, top: 0, width: resample.source.width, height };
-  let pipeline = sharp(bytes, sharpInputOptions(options));
+  const region = wholeImage ? { left: 0, top: 0, width, height } : { left: resample.source.left, top: 0, width: resample.source.width, height };
+  let pipeline = sharp(bytes, input);
   if (region.width !== width) pipeline = pipeline.extract(region);
   const cmyk = plan.space === 'cmyk';
   if (cmyk) pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
@@ -171,10 +191,12 @@ async function exactCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOpt
     // Only a broken invariant or a failed allocation can land here: never the image's fault.
     throw new RevmodError('INTERNAL', `resampling failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  return out;
+  return { crop: out, pixels: { data: source.data, channels: source.channels, size: { width: region.width, height: region.height } } };
 }
 
-const PATHS: Readonly<Record<DecodePath, (bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions) => Promise<Buffer>>> = {
+type PathDecoder = (bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, input: sharp.SharpOptions) => Promise<Buffer>;
+
+const PATHS: Readonly<Record<DecodePath, PathDecoder>> = {
   exact: exactCrop,
   cmyk: cmykCrop,
   alpha: alphaCrop,

@@ -17,6 +17,8 @@ export interface ImageHeader {
   readonly height: number;
   /** The EXIF orientation, 1–8 (1 when absent or out of range). */
   readonly orientation: number;
+  /** Frames (animated GIF/WebP) or pages (TIFF); 1 for still images. */
+  readonly pages: number;
 }
 
 /** Formats decoded here; anything else sharp recognises is UNSUPPORTED_FORMAT (pdf: NOT_AN_IMAGE). */
@@ -29,8 +31,8 @@ const NON_IMAGE_FORMATS = new Set(['pdf', 'csv', 'matrix']);
  * (`failOn: 'warning'`); embedded ICC profiles are ignored, as PIL ignores them; the first frame or
  * page only, as PIL's `open()` gives; orientation is applied to the crop, not here.
  */
-export function sharpInputOptions(options: DecodeOptions): sharp.SharpOptions {
-  return { failOn: 'warning', limitInputPixels: options.maxPixels, ignoreIcc: true, autoOrient: false, pages: 1 };
+export function sharpInputOptions(options: DecodeOptions, page = 0): sharp.SharpOptions {
+  return { failOn: 'warning', limitInputPixels: options.maxPixels, ignoreIcc: true, autoOrient: false, page, pages: 1 };
 }
 
 /**
@@ -83,5 +85,6 @@ export async function readHeader(bytes: Buffer, options: DecodeOptions): Promise
   }
   const o = meta.orientation;
   const orientation = o !== undefined && Number.isInteger(o) && o >= 1 && o <= 8 ? o : 1;
-  return { format, space: meta.space, hasAlpha: meta.hasAlpha === true, width, height, orientation };
+  const pages = meta.pages !== undefined && Number.isInteger(meta.pages) && meta.pages > 1 ? meta.pages : 1;
+  return { format, space: meta.space, hasAlpha: meta.hasAlpha === true, width, height, orientation, pages };
 }

@@ -10,7 +10,7 @@ import type { ImageHeader } from '../../src/preprocess/read-header';
 import { validatePreprocessOptions } from '../../src/preprocess/validate-options';
 
 const header = (width: number, height: number, extra: Partial<ImageHeader> = {}): ImageHeader => ({
-  format: 'jpeg', space: 'srgb', hasAlpha: false, width, height, orientation: 1, ...extra,
+  format: 'jpeg', space: 'srgb', hasAlpha: false, width, height, orientation: 1, pages: 1, ...extra,
 });
 const crop288: PreprocessOptions = { ...DEFAULT_PREPROCESS_OPTIONS, resizeShortSide: 288 };
 const squash = (cropSize = 224): PreprocessOptions => ({ ...DEFAULT_PREPROCESS_OPTIONS, resize: 'squash', cropSize });
