@@ -3,7 +3,7 @@
 export * from '@revmod/client';
 export { loadConfig, clientConfigOf, configEnv, envVarNames, DEFAULTS, REVMOD_SETTINGS, type RevmodConfig, type RevmodConfigInput } from './config';
 export { ModerationWorker, type ModerationWorkerDeps, type WorkerState } from './worker/moderation-worker';
-export { decide, softmax2, type PolicyThresholds } from './policy';
+export { compilePolicy, readPolicyFile, DEFAULT_RULES, scoreRow, type Policy, type PolicyThresholds, type PolicyRule, type ImageScores } from './policy';
 export type { PipelineObserver, BatchStats } from './pipeline/pipeline-observer';
 export { S3ObjectStore, type ObjectStore } from './storage';
 export { preprocessImage, writeNormalizedChw, DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess';

@@ -19,6 +19,11 @@ export const SERVER_SETTINGS = defineSettings({
     maxBytes: { env: 'REVMOD_MAX_BYTES', kind: 'int', default: 20 * 1024 * 1024, min: 1, doc: 'Largest object fetched (checked from Content-Length).' },
     maxPixels: { env: 'REVMOD_MAX_PIXELS', kind: 'int', default: 40_000_000, min: 1, doc: 'Largest declared width×height decoded (decompression-bomb guard; a decoded 40 MP RGB image is 120 MB).' },
     allowSvg: { env: 'REVMOD_ALLOW_SVG', kind: 'boolean', default: false, doc: 'Decode SVG (external references are never fetched).' },
+    maxInflightBytes: { env: 'REVMOD_MAX_INFLIGHT_BYTES', kind: 'int', default: 0, min: 0, doc: 'Upload bodies a worker holds at once before the image pool has them; 0 = an eighth of the container memory (cgroup limit, else RAM), at least 2 × REVMOD_MAX_BYTES.' },
+    maxFrames: { env: 'REVMOD_MAX_FRAMES', kind: 'int', default: 8, min: 1, max: 64, doc: 'Frames of an animated GIF/WebP judged (first, last, evenly between); the verdict takes the worst.' },
+  },
+  pool: {
+    threads: { env: 'REVMOD_POOL_THREADS', kind: 'int', default: 0, min: 0, max: 256, doc: 'Image pool threads (decode, resample, normalize, cheap detectors); 0 = one per core.' },
   },
   batch: {
     size: { env: 'REVMOD_BATCH_SIZE', kind: 'int', default: 32, min: 1, max: 1024, doc: 'Images per inference batch.' },
@@ -32,9 +37,12 @@ export const SERVER_SETTINGS = defineSettings({
     intraOpThreads: { env: 'REVMOD_INTRA_OP_THREADS', kind: 'int', default: 0, min: 0, doc: 'onnxruntime intra-op threads; 0 = all cores.' },
     preprocessMode: { env: 'REVMOD_PREPROCESS_MODE', kind: 'enum', values: ['torchvision', 'fast'], default: 'torchvision', doc: '`torchvision` (parity) or `fast`.' },
     allowUntrained: { env: 'REVMOD_ALLOW_UNTRAINED_MODEL', kind: 'boolean', default: false, doc: 'Serve a model whose card says `trained: false` (demo and tests only: its verdicts mean nothing).' },
+    inferenceTimeoutMs: { env: 'REVMOD_INFERENCE_TIMEOUT_MS', kind: 'int', default: 60_000, min: 0, doc: 'Longest one inference run may take; a late run is abandoned (its thread replaced) and its batch retried; 0 = no deadline.' },
     maxInvalidBatches: { env: 'REVMOD_MAX_INVALID_BATCHES', kind: 'int', default: 3, min: 1, doc: 'Batches in a row with only non-finite model outputs after which the worker stops taking jobs and reports not ready.' },
   },
   policy: {
+    file: { env: 'REVMOD_POLICY_FILE', kind: 'string', doc: 'Rules policy file (JSON or YAML); unset = the built-in default (README "Decision policy").' },
+    sensitivity: { env: 'REVMOD_SENSITIVITY', kind: 'enum', values: ['card', 'very-low', 'low', 'medium', 'high', 'very-high'], default: 'card', doc: 'Preset review threshold for `violate` and every category (very-low 0.9 … medium 0.7 … very-high 0.3); `card` keeps the card\'s.' },
     violateThreshold: { env: 'REVMOD_VIOLATE_THRESHOLD', kind: 'number', min: 0, max: 1, doc: 'violate score ≥ this → review (card default 0.7).' },
     confidenceThreshold: { env: 'REVMOD_CONFIDENCE_THRESHOLD', kind: 'number', min: 0, max: 1, doc: 'max score < this → review (card default 0.7).' },
     blockThreshold: { env: 'REVMOD_BLOCK_THRESHOLD', kind: 'nullable-number', min: 0, max: 1, doc: 'violate score ≥ this → block; `off` disables (card default off).' },

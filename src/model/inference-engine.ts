@@ -1,35 +1,38 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { RevmodError } from '@revmod/client';
-import { tensorFloatsPerImage } from '../preprocess/constants';
 import { threadEntry } from '../util/thread-entry';
-import type { BatchBuffer, BatchResult, InferenceBackend } from './inference-backend';
+import type { BatchResult, InferenceBackend } from './inference-backend';
 import type { ExecutionProviderChoice, FromThread, InferenceThreadData, ToThread } from './inference-protocol';
 import type { ModelIoContract } from './model-io';
 
-export type { BatchBuffer } from './inference-backend';
-
 export interface InferenceEngineOptions {
   readonly modelPath: string;
-  /** `auto` tries CUDA and falls back to CPU (with `fallbackReason` set). Default `auto`. */
+  /** `auto` tries CUDA and falls back to CPU (with `fallbackReason` set). @defaultValue 'auto' */
   readonly executionProvider?: ExecutionProviderChoice;
-  /** onnxruntime intra-op threads; 0 lets it choose. Default 0. */
+  /** onnxruntime intra-op threads; 0 lets it choose. @defaultValue 0 */
   readonly intraOpThreads?: number;
-  /** Images per batch tensor. A model with a fixed batch axis smaller than this is refused at start. */
+  /** Most images per run. A model with a fixed batch axis smaller than this is refused at start. */
   readonly maxBatchSize: number;
-  /**
-   * The card's promise about the model's tensors (see `ioContractOf`): batch tensors hold
-   * 3 × cropSize² floats per image, results classCount scores per image.
-   */
+  /** The card's promise about the model's tensors (see `ioContractOf`). */
   readonly contract: ModelIoContract;
-  /** Batch tensors: one being inferred while the next is written. Default 2. */
-  readonly bufferCount?: number;
-  /** Longest wait for the thread to load the model. Default 120000. */
+  /** Batches in flight: one inferring while the next is gathered. @defaultValue 2 */
+  readonly maxInFlight?: number;
+  /** Longest wait for a thread to load the model. @defaultValue 120000 */
   readonly startTimeoutMs?: number;
   /**
-   * The thread's entry file (.ts or .js). Default: the inference thread beside this module. Tests
-   * point it at a wrapper that can crash on demand.
+   * Longest one run may take. onnxruntime cannot cancel a run, and terminating a thread inside one
+   * aborts the process, so a late run's thread is abandoned (left to finish, then terminated) and a
+   * fresh thread takes the next batches; the late batch fails with INFERENCE_FAILED (retried).
+   * 0: no deadline. @defaultValue 0
    */
+  readonly runTimeoutMs?: number;
+  /**
+   * Abandoned threads that may still be stuck at once; one more late run means the engine cannot be
+   * recreated safely (it emits `fatal`). @defaultValue 1
+   */
+  readonly maxAbandonedThreads?: number;
+  /** The thread's entry file (.ts or .js). Tests point it at a wrapper that can crash or stall on demand. */
   readonly threadEntryFile?: string;
 }
 
@@ -42,28 +45,30 @@ export interface EngineInfo {
   readonly maxBatch: number;
 }
 
-
 interface Pending {
-  readonly index: number;
-  resolve: (r: { logits: Float32Array; inferMs: number }) => void;
+  readonly thread: Worker;
+  readonly timer: NodeJS.Timeout | undefined;
+  resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
 }
 
+type ResolvedOptions = Required<Omit<InferenceEngineOptions, 'threadEntryFile'>> & Pick<InferenceEngineOptions, 'threadEntryFile'>;
+
 /**
- * Runs batches on an onnxruntime session in a worker thread. Batch tensors are preallocated and
- * moved (transferred, never copied) to the thread and back with each run. If the
- * thread dies, batches in flight fail with INFERENCE_FAILED (retryable) and a new thread is started.
- * Events: `restart` (reason), `fallback` (reason).
+ * Runs batches on an onnxruntime session in a worker thread. Each image's tensor is moved
+ * (transferred, never copied) to the thread, which gathers the batch. If the thread dies, batches
+ * in flight fail with INFERENCE_FAILED (retryable) and a new thread is started; a run past its
+ * deadline is handled the same way, its thread abandoned.
+ * Events: `restart` (reason), `fallback` (reason), `error` (a thread could not be started again),
+ * `fatal` (reason: the engine cannot go on; the process should exit and be restarted).
  */
 export class InferenceEngine extends EventEmitter implements InferenceBackend {
-  readonly options: Required<Omit<InferenceEngineOptions, 'threadEntryFile'>> & Pick<InferenceEngineOptions, 'threadEntryFile'>;
-  private readonly buffers: ArrayBuffer[];
-  private readonly bufferBytes: number;
-  private readonly free: number[];
-  private readonly waiters: Array<(b: BatchBuffer) => void> = [];
+  readonly options: ResolvedOptions;
   private readonly pending = new Map<number, Pending>();
   private worker: Worker | undefined;
   private ready: Promise<EngineInfo> | undefined;
+  /** Threads left running past a deadline: terminated once their run returns. */
+  private readonly abandoned = new Set<Worker>();
   private nextId = 1;
   private closed = false;
   private restarts = 0;
@@ -73,14 +78,11 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
 
   constructor(options: InferenceEngineOptions) {
     super();
-    this.options = { executionProvider: 'auto', intraOpThreads: 0, bufferCount: 2, startTimeoutMs: 120_000, ...options };
-    this.bufferBytes = this.options.maxBatchSize * tensorFloatsPerImage(this.options.contract.cropSize) * Float32Array.BYTES_PER_ELEMENT;
-    this.buffers = Array.from({ length: this.options.bufferCount }, () => new ArrayBuffer(this.bufferBytes));
-    this.free = this.buffers.map((_, i) => i);
+    this.options = { executionProvider: 'auto', intraOpThreads: 0, maxInFlight: 2, startTimeoutMs: 120_000, runTimeoutMs: 0, maxAbandonedThreads: 1, ...options };
   }
 
-  get bufferCount(): number {
-    return this.options.bufferCount;
+  get maxInFlight(): number {
+    return this.options.maxInFlight;
   }
 
   get provider(): string | undefined {
@@ -89,6 +91,11 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
 
   get restartCount(): number {
     return this.restarts;
+  }
+
+  /** Threads abandoned past a deadline that have not returned yet. */
+  get abandonedThreads(): number {
+    return this.abandoned.size;
   }
 
   /** Starts the thread and loads the model; resolves with the provider actually in use. */
@@ -121,6 +128,12 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
         }
       }, this.options.startTimeoutMs);
       worker.on('message', (msg: FromThread) => {
+        if (this.abandoned.has(worker)) {
+          // Its late run returned: it is outside onnxruntime now, so it can be terminated safely.
+          this.abandoned.delete(worker);
+          void worker.terminate();
+          return;
+        }
         switch (msg.type) {
           case 'ready': {
             started = true;
@@ -140,10 +153,10 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
             void worker.terminate();
             break;
           case 'result':
-            this.settle(msg.id, msg.data, (p) => p.resolve({ logits: msg.logits, inferMs: msg.inferMs }));
+            this.settle(msg.id, (p) => p.resolve({ logits: msg.logits, inferMs: msg.inferMs }));
             break;
           case 'run-error':
-            this.settle(msg.id, msg.data, (p) => p.reject(new RevmodError('INFERENCE_FAILED', `inference failed: ${msg.message}`)));
+            this.settle(msg.id, (p) => p.reject(new RevmodError('INFERENCE_FAILED', `inference failed: ${msg.message}`)));
             break;
         }
       });
@@ -152,77 +165,83 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
     });
   }
 
-  private settle(id: number, data: ArrayBuffer, fn: (p: Pending) => void): void {
+  private settle(id: number, fn: (p: Pending) => void): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    this.buffers[p.index] = data; // the batch tensor is back
+    clearTimeout(p.timer);
     fn(p);
     if (this.pending.size === 0) this.onSettled?.();
   }
 
-  /** A batch tensor that went down with its thread is replaced. */
-  private lose(p: Pending): void {
-    this.buffers[p.index] = new ArrayBuffer(this.bufferBytes);
+  /** Fails every run sent to `thread` (it died or was abandoned). */
+  private failRunsOf(thread: Worker, reason: string): void {
+    for (const [id, p] of this.pending) {
+      if (p.thread !== thread) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new RevmodError('INFERENCE_FAILED', reason));
+    }
+    if (this.pending.size === 0) this.onSettled?.();
   }
 
   private onThreadGone(worker: Worker, reason: string, started: boolean, reject: (e: Error) => void): void {
+    if (this.abandoned.delete(worker)) return; // an abandoned thread ended: nothing of it is in use
     if (this.worker !== worker) return; // already handled (error then exit)
     this.worker = undefined;
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      this.lose(p);
-      p.reject(new RevmodError('INFERENCE_FAILED', reason));
-    }
-    this.onSettled?.();
+    this.failRunsOf(worker, reason);
     if (!started) {
       reject(new RevmodError('MODEL_INVALID', `${reason} while loading ${this.options.modelPath}`));
       return;
     }
+    this.replaceThread(reason);
+  }
+
+  /** A thread that loaded once will load again; later batches wait on the new one. */
+  private replaceThread(reason: string): void {
     if (this.closed) return;
     this.restarts += 1;
     this.emit('restart', reason);
-    // A thread that loaded once will load again; later batches wait on the new one.
     this.ready = this.spawn();
-    this.ready.catch((err: Error) => this.emit('error', err));
+    this.ready.catch((err: Error) => {
+      this.emit('error', err);
+      this.emit('fatal', `the inference thread could not be started again: ${err.message}`);
+    });
   }
 
-  /** Waits for a free batch tensor (backpressure: at most bufferCount batches in flight). */
-  acquire(): Promise<BatchBuffer> {
-    const index = this.free.pop();
-    if (index !== undefined) return Promise.resolve(this.bufferAt(index));
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /** A run outlived its deadline: its thread is abandoned (never terminated inside a run) and replaced. */
+  private onDeadline(id: number): void {
+    const p = this.pending.get(id);
+    if (!p || this.worker !== p.thread) return;
+    const thread = p.thread;
+    this.worker = undefined;
+    this.abandoned.add(thread);
+    const reason = `inference run exceeded ${this.options.runTimeoutMs} ms: its thread was abandoned and a fresh one takes the next batches`;
+    this.failRunsOf(thread, reason);
+    if (this.abandoned.size > this.options.maxAbandonedThreads) {
+      this.emit('fatal', `${this.abandoned.size} inference threads are stuck past their deadline`);
+      return;
+    }
+    this.replaceThread(reason);
   }
 
-  /** True when a batch tensor is free now. */
-  get hasFreeBuffer(): boolean {
-    return this.free.length > 0;
-  }
-
-  private bufferAt(index: number): BatchBuffer {
-    return { index, view: new Float32Array(this.buffers[index]!) };
-  }
-
-  /** Gives a batch tensor back once its run has settled. */
-  release(buffer: BatchBuffer): void {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(this.bufferAt(buffer.index));
-    else this.free.push(buffer.index);
-  }
-
-  /** Infers the first `count` images of a batch tensor; resolves with [count, classCount] scores, row-major. */
-  async run(buffer: BatchBuffer, count: number): Promise<BatchResult> {
+  async run(images: readonly Float32Array[]): Promise<BatchResult> {
     if (this.closed) throw new RevmodError('SHUTTING_DOWN', 'inference engine is closed');
     await this.start();
     if (this.closed) throw new RevmodError('SHUTTING_DOWN', 'inference engine is closed');
-    const worker = this.worker;
-    if (!worker) throw new RevmodError('INFERENCE_FAILED', 'inference thread is not running');
+    const thread = this.worker;
+    if (!thread) throw new RevmodError('INFERENCE_FAILED', 'inference thread is not running');
     const id = this.nextId++;
-    const data = this.buffers[buffer.index]!;
+    const buffers = images.map((image) => {
+      // Transferring moves the whole ArrayBuffer: a view onto part of a larger one is copied first.
+      const whole = image.byteOffset === 0 && image.byteLength === image.buffer.byteLength && image.buffer instanceof ArrayBuffer;
+      return whole ? (image.buffer as ArrayBuffer) : image.slice().buffer;
+    });
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { index: buffer.index, resolve, reject });
-      const msg: ToThread = { type: 'run', id, data, count };
-      worker.postMessage(msg, [data]);
+      const timer = this.options.runTimeoutMs > 0 ? setTimeout(() => this.onDeadline(id), this.options.runTimeoutMs) : undefined;
+      this.pending.set(id, { thread, timer, resolve, reject });
+      const msg: ToThread = { type: 'run', id, images: buffers };
+      thread.postMessage(msg, buffers);
     });
   }
 
@@ -230,6 +249,7 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
    * Stops the thread. A batch being inferred is waited for first (up to `settleTimeoutMs`): a thread
    * torn down while inside onnxruntime's run() aborts the whole process (the binding throws a C++
    * exception when the call returns into a terminated thread), and so would process.exit().
+   * Abandoned threads still stuck are left alone for the same reason.
    */
   async close(settleTimeoutMs = 10_000): Promise<void> {
     this.closed = true;
@@ -246,7 +266,7 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
     this.worker = undefined;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      this.lose(p);
+      clearTimeout(p.timer);
       p.reject(new RevmodError('SHUTTING_DOWN', 'inference engine closed'));
     }
     if (worker) await worker.terminate();

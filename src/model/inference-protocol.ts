@@ -10,18 +10,18 @@ export interface InferenceThreadData {
   readonly intraOpThreads: number;
   /** What the card says the model takes and gives; the model is refused at load if it differs. */
   readonly contract: ModelIoContract;
-  /** Most images per run (the batch tensors' capacity). */
+  /** Most images per run. */
   readonly batchSize: number;
 }
 
 export type ToThread =
-  // The batch tensor's memory is transferred (moved, not copied) here and back with the result:
-  // onnxruntime-node refuses tensors over SharedArrayBuffer.
-  | { readonly type: 'run'; readonly id: number; readonly data: ArrayBuffer; readonly count: number };
+  // Each image's tensor is transferred (moved, not copied); the thread gathers them into its own
+  // input tensor (onnxruntime-node refuses tensors over SharedArrayBuffer).
+  | { readonly type: 'run'; readonly id: number; readonly images: readonly ArrayBuffer[] };
 
 export type FromThread =
   | { readonly type: 'ready'; readonly provider: 'cuda' | 'cpu'; readonly fallbackReason?: string; readonly inputName: string; readonly outputName: string; readonly maxBatch: number }
   | { readonly type: 'init-error'; readonly message: string }
   // `logits`: [count, classCount] row-major (the card's scores: logits or probabilities).
-  | { readonly type: 'result'; readonly id: number; readonly data: ArrayBuffer; readonly logits: Float32Array; readonly inferMs: number }
-  | { readonly type: 'run-error'; readonly id: number; readonly data: ArrayBuffer; readonly message: string };
+  | { readonly type: 'result'; readonly id: number; readonly logits: Float32Array; readonly inferMs: number }
+  | { readonly type: 'run-error'; readonly id: number; readonly message: string };

@@ -63,38 +63,33 @@ async function main(): Promise<void> {
   const { cropSize, classCount } = data.contract;
   const floatsPerImage = tensorFloatsPerImage(cropSize);
   const fixedBatch = Number.isFinite(io.maxBatch) ? io.maxBatch : undefined;
-  let padded: Float32Array | undefined;
-  /** The tensor to run: the batch itself, or, for a fixed batch axis, the batch padded with zeros to it. */
-  const inputFor = (back: ArrayBuffer, count: number): { view: Float32Array; images: number } => {
-    if (fixedBatch === undefined || count === fixedBatch) return { view: new Float32Array(back, 0, count * floatsPerImage), images: count };
-    const floats = fixedBatch * floatsPerImage;
-    if (back.byteLength >= floats * Float32Array.BYTES_PER_ELEMENT) {
-      const view = new Float32Array(back, 0, floats);
-      view.fill(0, count * floatsPerImage);
-      return { view, images: fixedBatch };
-    }
-    padded ??= new Float32Array(floats);
-    padded.set(new Float32Array(back, 0, count * floatsPerImage));
-    padded.fill(0, count * floatsPerImage);
-    return { view: padded, images: fixedBatch };
-  };
+  // One input tensor for the thread's life, sized for the largest run; a fixed batch axis is padded with zeros.
+  const capacity = fixedBatch ?? data.batchSize;
+  const input = new Float32Array(capacity * floatsPerImage);
   port.on('message', (msg: ToThread) => {
-    const back = msg.data;
     try {
       const t0 = performance.now();
-      const { view, images } = inputFor(back, msg.count);
-      const input = new ort.Tensor('float32', view, [images, CHANNELS, cropSize, cropSize]);
+      const count = msg.images.length;
+      if (count < 1 || count > capacity) throw new Error(`a batch of ${count} images, expected 1–${capacity}`);
+      msg.images.forEach((buffer, i) => {
+        const image = new Float32Array(buffer);
+        if (image.length !== floatsPerImage) throw new Error(`image ${i} has ${image.length} floats, expected ${floatsPerImage}`);
+        input.set(image, i * floatsPerImage);
+      });
+      const images = fixedBatch ?? count;
+      if (images > count) input.fill(0, count * floatsPerImage, images * floatsPerImage);
+      const tensor = new ort.Tensor('float32', input.subarray(0, images * floatsPerImage), [images, CHANNELS, cropSize, cropSize]);
       // run() is synchronous underneath; awaiting here only resolves its wrapper.
-      void session.run({ [io.inputName]: input }).then((out) => {
+      void session.run({ [io.inputName]: tensor }).then((out) => {
         const logits = out[io.outputName];
         if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== images || logits.dims[1] !== classCount) {
           throw new Error(`model output ${io.outputName} has dims [${logits?.dims.join(',')}], expected [${images},${classCount}]`);
         }
-        const copy = (logits.data as Float32Array).slice(0, msg.count * classCount);
-        send({ type: 'result', id: msg.id, data: back, logits: copy, inferMs: performance.now() - t0 }, [back, copy.buffer as ArrayBuffer]);
-      }).catch((err: Error) => send({ type: 'run-error', id: msg.id, data: back, message: err.message }, [back]));
+        const copy = (logits.data as Float32Array).slice(0, count * classCount);
+        send({ type: 'result', id: msg.id, logits: copy, inferMs: performance.now() - t0 }, [copy.buffer as ArrayBuffer]);
+      }).catch((err: Error) => send({ type: 'run-error', id: msg.id, message: err.message }));
     } catch (err) {
-      send({ type: 'run-error', id: msg.id, data: back, message: (err as Error).message }, [back]);
+      send({ type: 'run-error', id: msg.id, message: (err as Error).message });
     }
   });
   send({ type: 'ready', provider, inputName: io.inputName, outputName: io.outputName, maxBatch: io.maxBatch, ...(fallbackReason ? { fallbackReason } : {}) });

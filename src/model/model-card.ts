@@ -39,8 +39,6 @@ function report(ctx: z.RefinementCtx, problems: readonly OptionProblem[]): void 
   for (const p of problems) ctx.addIssue({ code: 'custom', path: [...p.path], message: p.message });
 }
 
-// Per-category thresholds (one `violate`/`block` per violation group) belong in this block once the
-// policy reads groups; until then every violation group shares these three.
 const thresholdsSchema = z
   .strictObject({
     /** violate score at or above which an image goes to review. */
@@ -49,6 +47,8 @@ const thresholdsSchema = z
     confidence: z.number().default(DEFAULT_THRESHOLDS.confidence),
     /** violate score at or above which an image is blocked outright; null = never block. */
     block: z.number().nullable().default(DEFAULT_THRESHOLDS.block),
+    /** Per violation group: its own review and block thresholds on that group's probability. */
+    categories: z.record(z.string(), z.strictObject({ review: z.number().optional(), block: z.number().nullable().optional() })).optional(),
   })
   .superRefine((t, ctx) => {
     // The policy's own rules, so that card, config and policy cannot disagree.
@@ -139,6 +139,10 @@ export const modelCardSchema = z
   })
   .superRefine((card, ctx) => {
     checkClassesAndGroups(card.classes, card.groups, ctx);
+    const groups = new Set(Object.values(card.groups ?? DEFAULT_GROUPS));
+    for (const g of Object.keys(card.thresholds.categories ?? {})) {
+      if (g === NORMAL_GROUP || !groups.has(g)) ctx.addIssue({ code: 'custom', path: ['thresholds', 'categories', g], message: `'${g}' is not a violation group of this card` });
+    }
     const crop = card.preprocessing.cropSize;
     const [, channels, height, width, ...rest] = card.input.shape;
     if (card.input.shape.length !== 4 || channels !== 3 || height !== crop || width !== crop || rest.length > 0) {

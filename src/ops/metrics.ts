@@ -66,6 +66,10 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     name: `${p}retries_total`, registers, labelNames: ['code'] as const,
     help: 'Transient failures handed back to BullMQ for a retry with backoff, by error code.',
   });
+  const signals = new Counter({
+    name: `${p}labels_total`, registers, labelNames: ['label'] as const,
+    help: 'Scored images by what was flagged: violation groups at or above their threshold and detector findings (contact_info, qr_code, blurry, …).',
+  });
   const invalidJobs = new Counter({
     name: `${p}invalid_jobs_total`, registers, labelNames: ['code'] as const,
     help: 'Jobs failed without retry because their payload is invalid (they stay in the failed list).',
@@ -80,11 +84,11 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
   });
   const imageStage = new Histogram({
     name: `${p}image_stage_duration_seconds`, registers, labelNames: ['stage'] as const, buckets: [...BUCKETS.stageSeconds],
-    help: 'Per scored image: queue (submit → picked up), fetch (S3 GetObject), decode (sharp preprocessing), batch_wait (ready → its batch started).',
+    help: 'Per scored image: queue (submit → picked up), fetch (S3 GetObject), decode (in the image pool), detect (cheap detectors, in the pool), batch_wait (ready → its batch started).',
   });
   const batchStage = new Histogram({
     name: `${p}batch_stage_duration_seconds`, registers, labelNames: ['stage'] as const, buckets: [...BUCKETS.stageSeconds],
-    help: 'Per batch: tensor (writing the batch tensor), infer (onnxruntime run), publish (verdicts to the results/review queues).',
+    help: 'Per batch: infer (gathering the tensors and the onnxruntime run, in the inference thread).',
   });
   const endToEnd = new Histogram({
     name: `${p}end_to_end_seconds`, registers, buckets: [...BUCKETS.endToEndSeconds],
@@ -132,14 +136,14 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     imageStage.observe({ stage: 'queue' }, ms(v.timings.queueMs));
     imageStage.observe({ stage: 'fetch' }, ms(v.timings.fetchMs));
     imageStage.observe({ stage: 'decode' }, ms(v.timings.decodeMs));
+    if (v.timings.detectMs !== undefined) imageStage.observe({ stage: 'detect' }, ms(v.timings.detectMs));
+    for (const reason of v.labels ?? []) signals.inc({ label: reason });
     imageStage.observe({ stage: 'batch_wait' }, ms(v.timings.batchWaitMs));
   };
   const onBatch = (b: BatchStats): void => {
     batchSize.observe(b.size);
     fillWait.observe(ms(b.fillWaitMs));
-    batchStage.observe({ stage: 'tensor' }, ms(b.tensorMs));
     batchStage.observe({ stage: 'infer' }, ms(b.inferMs));
-    batchStage.observe({ stage: 'publish' }, ms(b.publishMs));
   };
   // Observer hooks run inside the pipeline: a metrics bug must never fail a job.
   const safe = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A): void => {

@@ -2,17 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { RevmodError, toRevmodError, VERDICT_SCHEMA_VERSION, type ErrorCode, type ModerationJobData, type Verdict, type VerdictModel, type VerdictScores, type VerdictTimings, validateRequest, type RequestLimits } from '@revmod/client';
+import {
+  checkJobIdentity, RevmodError, toRevmodError, validateRequest, VERDICT_SCHEMA_VERSION,
+  type ErrorCode, type ModerationJobData, type RequestLimits, type Verdict, type VerdictContentVersion, type VerdictModel, type VerdictTimings,
+} from '@revmod/client';
+import type { Signal } from '../detectors/detector';
 import type { InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
-import { cardInputGeometry, NORMAL_GROUP, type ModelCard } from '../model/model-card';
-import { decide, softmax2, type PolicyThresholds } from '../policy';
-import {
-  createChwNormalizer, preprocessImage, validatePreprocessOptions, writeNormalizedChw,
-  type ChwNormalizer, type DecodeOptions, type PreprocessOptions,
-} from '../preprocess';
-import type { ObjectStore } from '../storage';
+import { cardInputGeometry, type ModelCard } from '../model/model-card';
+import { scoreRow, worstFrame, type ImageScores, type Policy, type ScoreReading } from '../policy';
+import type { DecodeOutcome, DecodeSuccess, DecodeTask } from '../pool/decode-task';
+import { validatePreprocessOptions, type DecodeOptions, type PreprocessOptions } from '../preprocess';
+import type { FetchedObject, ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
+import type { ByteBudget } from './byte-budget';
 import type { PipelineObserver } from './pipeline-observer';
 import type { StorageBreaker } from './storage-breaker';
 import type { VerdictPublisher } from './verdict-publisher';
@@ -23,18 +26,30 @@ export interface ModelIdentity {
   readonly sha256: string;
 }
 
+/** Where images are decoded (the image pool, or a fake in tests). */
+export interface ImageDecoder {
+  decode(task: DecodeTask): Promise<DecodeOutcome>;
+}
+
 export interface PipelineOptions {
   readonly store: ObjectStore;
+  readonly decoder: ImageDecoder;
   readonly engine: InferenceBackend;
   readonly publisher: VerdictPublisher;
   readonly model: ModelIdentity;
-  readonly thresholds: PolicyThresholds;
-  /** The model's card: its preprocessing, classes and score kind are honoured here. */
+  /** The model's card: how to feed it (preprocessing) and read it (classes, groups, scores). */
   readonly card: ModelCard;
-  /** Decode limits and mode (config); the input geometry comes from the card. */
+  readonly policy: Policy;
+  /** Decode limits and mode from config; the geometry comes from the card. */
   readonly preprocess: DecodeOptions;
+  /** Cheap detectors run in the pool, by name, with their options. */
+  readonly detectors: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Frames of an animated image to judge (first, last and evenly between). */
+  readonly maxFrames: number;
   readonly requestLimits: RequestLimits;
   readonly maxBytes: number;
+  /** Upload bodies held at once; undefined: unbounded. */
+  readonly byteBudget?: ByteBudget;
   readonly batchSize: number;
   readonly maxWaitMs: number;
   readonly logger: Logger;
@@ -49,16 +64,33 @@ export interface PipelineOptions {
   readonly onModelBroken?: (reason: string) => void;
 }
 
-/** One decoded image waiting for its batch, with everything its verdict needs. */
+/** One frame's tensor waiting for its batch, with its image's pool timings for the batch log line. */
 interface BatchItem {
+  readonly tensor: Float32Array;
+  readonly enqueuedAt: number;
+  readonly decodeMs: number;
+  readonly detectMs: number;
+  /** Detectors that fired on the image. */
+  readonly fired: readonly string[];
+}
+
+/** What the batch gives back for one frame. */
+interface FrameResult {
+  readonly row: Float32Array;
+  readonly batch: { readonly id: string; readonly size: number };
+  readonly inferMs: number;
+  readonly batchWaitMs: number;
+  readonly provider: string;
+}
+
+/** A job's state on its way through. */
+interface JobBase {
+  readonly job: Job<ModerationJobData>;
+  readonly token: string | undefined;
   readonly jobId: string;
   readonly data: ModerationJobData;
   readonly attempt: number;
-  readonly rgb: Uint8Array;
   readonly queueMs: number;
-  readonly fetchMs: number;
-  readonly decodeMs: number;
-  readonly enqueuedAt: number;
 }
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
@@ -66,59 +98,44 @@ const WORKER_ID = `${hostname()}:${process.pid}`;
 /** Storage errors that say the store is unreachable or refuses this worker: the breaker counts them. */
 const STORAGE_OUTAGE_CODES: ReadonlySet<ErrorCode> = new Set(['STORAGE_UNAVAILABLE', 'STORAGE_TIMEOUT', 'STORAGE_AUTH']);
 
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
 /**
  * The error handed to BullMQ for a retry. Its message becomes the job's failedReason, so it starts
  * with the stable code (`STORAGE_UNAVAILABLE: ...`), as invalid payloads' do: the failed list
- * (dead letters, see queue/dead-letters.ts) then says why without parsing prose.
+ * (dead letters) then says why without parsing prose.
  */
 function jobFailure(e: RevmodError): RevmodError {
   return new RevmodError(e.code, `${e.code}: ${e.message}`, { cause: e });
 }
 
-/** Where a 2-class card's normal and violate scores are in each output row. */
-export interface TwoClassReading {
-  readonly normalIndex: number;
-  readonly violateIndex: number;
+/** The signals' evidence keyed by reason (several signals of one reason: a list). */
+function evidenceOf(signals: readonly Signal[]): Record<string, unknown> {
+  const out: Record<string, unknown[]> = {};
+  for (const s of signals) (out[s.reason] ??= []).push(s.evidence);
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
 }
 
 /**
- * The cards this pipeline can serve: two classes, one in group 'normal' and one in a violation
- * group (any names, any order). Call it before starting anything that needs closing.
- * @throws RevmodError MODEL_INVALID for any other card.
- */
-export function checkPipelineCard(card: ModelCard): TwoClassReading {
-  if (card.classes.length !== 2) {
-    throw new RevmodError(
-      'MODEL_INVALID',
-      `model card ${card.name}@${card.version} lists ${card.classes.length} classes (${card.classes.join(', ')}): ` +
-        'the multi-class policy is not enabled yet; this worker serves 2-class models only',
-    );
-  }
-  const normalIndex = card.classes.findIndex((c) => card.groups[c] === NORMAL_GROUP);
-  // The card schema guarantees one class in 'normal' and one in a violation group.
-  return { normalIndex, violateIndex: 1 - normalIndex };
-}
-
-/**
- * fetch → decode → micro-batch → infer → decide → publish, per job. A permanent problem with one
- * image becomes that image's error verdict (decision review) and never touches its batch-mates;
- * transient ones (storage down, inference thread died) are thrown for BullMQ to retry with backoff.
+ * fetch → decode once in the image pool (tensor per frame, cheap detectors) → micro-batch → infer →
+ * policy → publish, per job. A permanent problem with one image becomes that image's error verdict
+ * (decision review) and never touches its batch-mates; transient ones (storage down, inference
+ * thread died) are thrown for BullMQ to retry with backoff. The main thread only moves bytes and
+ * tensors: pixels are touched in the pool and the inference thread.
  */
 export class ModerationPipeline {
-  private readonly batcher: MicroBatcher<BatchItem, Verdict>;
-  private invalidBatchesInARow = 0;
-  private readonly reading: TwoClassReading;
+  private readonly batcher: MicroBatcher<BatchItem, FrameResult>;
+  private readonly reading: ScoreReading;
   private readonly preprocessOptions: PreprocessOptions;
-  private readonly normalizer: ChwNormalizer;
+  private invalidBatchesInARow = 0;
 
   constructor(private readonly o: PipelineOptions) {
     const { card } = o;
-    this.reading = checkPipelineCard(card);
+    this.reading = { classes: card.classes, groups: card.groups, scores: card.output.scores };
     this.preprocessOptions = { ...o.preprocess, ...cardInputGeometry(card) };
     validatePreprocessOptions(this.preprocessOptions);
-    this.normalizer = createChwNormalizer(card.preprocessing);
-    this.batcher = new MicroBatcher<BatchItem, Verdict>(
-      { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.bufferCount },
+    this.batcher = new MicroBatcher<BatchItem, FrameResult>(
+      { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: o.engine.maxInFlight },
       (items, ctx) => this.runBatch(items, ctx),
     );
   }
@@ -139,6 +156,7 @@ export class ModerationPipeline {
     let data: ModerationJobData;
     try {
       const valid = validateRequest(job.data, this.o.requestLimits);
+      checkJobIdentity(jobId, valid);
       const submittedAtMs = typeof job.data.submittedAtMs === 'number' ? job.data.submittedAtMs : job.timestamp;
       data = { ...valid, submittedAtMs };
     } catch (err) {
@@ -148,46 +166,94 @@ export class ModerationPipeline {
       // No retry can fix a bad payload; the failed job stays visible for ops.
       throw new UnrecoverableError(`${e.code}: ${e.message}`);
     }
-    const attempt = job.attemptsMade + 1;
-    const queueMs = Math.max(0, startedAt - data.submittedAtMs);
-    const base = { job, token, jobId, data, attempt, queueMs };
+    const base: JobBase = { job, token, jobId, data, attempt: job.attemptsMade + 1, queueMs: Math.max(0, startedAt - data.submittedAtMs) };
 
     const tFetch = performance.now();
-    let bytes: Buffer;
+    let reserved = 0;
+    let fetched: FetchedObject;
+    let decoded: DecodeOutcome;
+    let fetchMs: number;
     try {
-      bytes = await this.o.store.fetch(data.bucket, data.key, { maxBytes: this.o.maxBytes });
-    } catch (err) {
-      return this.failItem(base, err, { fetchMs: msSince(tFetch), decodeMs: 0 }, log);
+      try {
+        fetched = await this.o.store.fetch(data.bucket, data.key, {
+          maxBytes: this.o.maxBytes,
+          ...(data.versionId !== undefined ? { versionId: data.versionId } : {}),
+          ...(data.etag !== undefined ? { etag: data.etag } : {}),
+          ...(this.o.byteBudget ? { reserveBytes: async (n: number) => { await this.o.byteBudget!.acquire(n); reserved = n; } } : {}),
+        });
+      } catch (err) {
+        return await this.failItem(base, err, { fetchMs: msSince(tFetch), decodeMs: 0 }, undefined, log);
+      }
+      fetchMs = msSince(tFetch);
+      this.o.storageBreaker?.success();
+      try {
+        decoded = await this.o.decoder.decode({
+          bytes: fetched.bytes, preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
+          maxFrames: this.o.maxFrames, detectors: this.o.detectors, keepRgbView: false,
+        });
+      } catch (err) {
+        return await this.failItem(base, err, { fetchMs, decodeMs: 0 }, this.contentOf(fetched, undefined), log);
+      }
+    } finally {
+      if (reserved > 0) this.o.byteBudget?.release(reserved);
     }
-    const fetchMs = msSince(tFetch);
-    this.o.storageBreaker?.success();
-
-    const tDecode = performance.now();
-    let rgb: Uint8Array;
-    try {
-      rgb = (await preprocessImage(bytes, this.preprocessOptions)).rgb;
-    } catch (err) {
-      return this.failItem(base, err, { fetchMs, decodeMs: msSince(tDecode) }, log);
+    const version = this.contentOf(fetched, decoded.sha256);
+    if (!decoded.ok) {
+      return this.failItem(base, new RevmodError(decoded.code, decoded.message), { fetchMs, decodeMs: 0 }, version, log);
     }
-    const decodeMs = msSince(tDecode);
+    const decodeMs = round1(decoded.decodeMs);
 
+    let frames: FrameResult[];
     try {
-      return await this.batcher.add({ ...base, rgb, fetchMs, decodeMs, enqueuedAt: performance.now() });
+      const enqueuedAt = performance.now();
+      const fired = decoded.signals.map((sig) => sig.detector);
+      frames = await Promise.all(decoded.tensors.map((tensor) => this.batcher.add({ tensor, enqueuedAt, decodeMs, detectMs: decoded.detectMs, fired })));
     } catch (err) {
       const e = toRevmodError(err);
       this.o.observer?.onRetry?.(e.code);
-      log.warn({ code: e.code, attempt }, `batch failed, job will be retried: ${e.message}`);
+      log.warn({ code: e.code, attempt: base.attempt }, `batch failed, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
+    const verdict = this.judge(base, decoded, frames, version, { fetchMs, decodeMs, detectMs: round1(decoded.detectMs) });
+    await this.o.publisher.publish([verdict]);
+    this.o.observer?.onVerdict?.(verdict);
+    return verdict;
+  }
+
+  private contentOf(fetched: FetchedObject, sha256: string | undefined): VerdictContentVersion {
+    return {
+      ...(fetched.etag !== undefined ? { etag: fetched.etag } : {}),
+      ...(fetched.versionId !== undefined ? { versionId: fetched.versionId } : {}),
+      ...(sha256 !== undefined ? { sha256 } : {}),
+    };
+  }
+
+  /** Scores every judged frame, takes the worst, and lets the policy decide. */
+  private judge(base: JobBase, decoded: DecodeSuccess, frames: readonly FrameResult[], version: VerdictContentVersion, t: { fetchMs: number; decodeMs: number; detectMs: number }): Verdict {
+    const first = frames[0]!;
+    const timings = this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, first.batchWaitMs, first.inferMs, t.detectMs);
+    const scored = frames.map((f) => scoreRow(f.row, this.reading));
+    if (scored.some((s) => s === undefined)) {
+      // Fail closed: a broken model or export (NaN, ±Infinity) must never wave an image through.
+      const bad = frames[scored.indexOf(undefined)]!.row;
+      const e = new RevmodError('MODEL_OUTPUT_INVALID', `model ${this.o.model.name}@${this.o.model.version} produced non-finite scores [${Array.from(bad).join(', ')}]`);
+      return this.errorVerdict(base, e, timings, first.batch, version);
+    }
+    const { scores, index } = worstFrame(scored as ImageScores[]);
+    const outcome = this.o.policy.evaluate({ scores, signals: decoded.signals, meta: base.data.meta });
+    return {
+      schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key, version,
+      decision: outcome.decision, label: scores.label, scores: scores.classes, groups: scores.groups, violate: scores.violate, topClass: scores.topClass,
+      reasons: outcome.reasons, labels: outcome.labels, evidence: evidenceOf(decoded.signals),
+      policy: { name: this.o.policy.name, version: this.o.policy.version },
+      ...(decoded.pages > 1 ? { frames: { count: decoded.pages, judged: decoded.frames, worst: decoded.frames[index]! } } : {}),
+      model: this.modelOf(first.provider), timings, batch: first.batch,
+      meta: base.data.meta, attempt: base.attempt, worker: WORKER_ID, decidedAt: new Date().toISOString(),
+    };
   }
 
   /** A permanent per-item error becomes an error verdict; a transient one is thrown for a retry. */
-  private async failItem(
-    base: { job: Job<ModerationJobData>; token: string | undefined; jobId: string; data: ModerationJobData; attempt: number; queueMs: number },
-    err: unknown,
-    t: { fetchMs: number; decodeMs: number },
-    log: Logger,
-  ): Promise<Verdict> {
+  private async failItem(base: JobBase, err: unknown, t: { fetchMs: number; decodeMs: number }, version: VerdictContentVersion | undefined, log: Logger): Promise<Verdict> {
     const e = toRevmodError(err);
     const breaker = this.o.storageBreaker;
     if (breaker && this.o.pauseIntake && STORAGE_OUTAGE_CODES.has(e.code) && breaker.failure()) {
@@ -204,7 +270,7 @@ export class ModerationPipeline {
       log.warn({ code: e.code, attempt: base.attempt }, `transient failure, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
-    const verdict = this.errorVerdict(base, e, this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0), null);
+    const verdict = this.errorVerdict(base, e, this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0), null, version);
     log.info({ code: e.code, key: base.data.key }, `error verdict: ${e.message}`);
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);
@@ -212,79 +278,55 @@ export class ModerationPipeline {
   }
 
   /** A verdict for an image that could not be scored: always review, never pass. */
-  private errorVerdict(
+  errorVerdict(
     item: { jobId: string; data: ModerationJobData; attempt: number },
     e: RevmodError,
     timings: VerdictTimings,
     batch: Verdict['batch'],
-    decidedAt = new Date().toISOString(),
+    version?: VerdictContentVersion,
   ): Verdict {
     return {
       schemaVersion: VERDICT_SCHEMA_VERSION, id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
-      decision: 'review', label: null, scores: null, reasons: ['error'],
+      ...(version !== undefined ? { version } : {}),
+      decision: 'review', label: null, scores: null, reasons: ['error'], labels: [],
+      policy: { name: this.o.policy.name, version: this.o.policy.version },
       model: this.modelOf(this.o.engine.provider ?? 'none'),
       timings, batch,
       error: { code: e.code, message: e.message },
-      meta: item.data.meta, attempt: item.attempt, worker: WORKER_ID, decidedAt,
+      meta: item.data.meta, attempt: item.attempt, worker: WORKER_ID, decidedAt: new Date().toISOString(),
     };
   }
 
-  private timings(data: ModerationJobData, queueMs: number, fetchMs: number, decodeMs: number, batchWaitMs: number, inferMs: number): VerdictTimings {
-    return { queueMs, fetchMs, decodeMs, batchWaitMs, inferMs, totalMs: Math.max(0, Date.now() - data.submittedAtMs) };
+  private timings(data: ModerationJobData, queueMs: number, fetchMs: number, decodeMs: number, batchWaitMs: number, inferMs: number, detectMs?: number): VerdictTimings {
+    return { queueMs, fetchMs, decodeMs, ...(detectMs !== undefined ? { detectMs } : {}), batchWaitMs, inferMs, totalMs: Math.max(0, Date.now() - data.submittedAtMs) };
   }
 
-  private async runBatch(items: BatchItem[], ctx: BatchContext): Promise<Verdict[]> {
+  private async runBatch(items: BatchItem[], ctx: BatchContext): Promise<FrameResult[]> {
     const batchId = randomBytes(6).toString('hex');
-    const buffer = await this.o.engine.acquire();
     const startedAt = performance.now();
-    let logits: Float32Array;
-    let inferMs: number;
-    let tensorMs: number;
-    try {
-      const { floatsPerImage } = this.normalizer;
-      items.forEach((item, i) => writeNormalizedChw(item.rgb, buffer.view, i * floatsPerImage, this.normalizer));
-      tensorMs = msSince(startedAt);
-      ({ logits, inferMs } = await this.o.engine.run(buffer, items.length));
-    } finally {
-      this.o.engine.release(buffer);
-    }
+    const { logits, inferMs } = await this.o.engine.run(items.map((i) => i.tensor));
     const provider = this.o.engine.provider ?? 'cpu';
-    const model = this.modelOf(provider);
-    const decidedAt = new Date().toISOString();
-    let invalidOutputs = 0;
-    const verdicts = items.map((item, i): Verdict => {
-      const batchWaitMs = Math.round((startedAt - item.enqueuedAt) * 10) / 10;
-      const timings = this.timings(item.data, item.queueMs, item.fetchMs, item.decodeMs, batchWaitMs, Math.round(inferMs * 10) / 10);
-      const batch = { id: batchId, size: items.length };
-      const normal = logits[2 * i + this.reading.normalIndex]!;
-      const violate = logits[2 * i + this.reading.violateIndex]!;
-      // Fail closed: a broken model or export (NaN, ±Infinity) must never wave an image through.
-      if (!Number.isFinite(normal) || !Number.isFinite(violate)) {
-        invalidOutputs += 1;
-        const e = new RevmodError('MODEL_OUTPUT_INVALID', `model ${this.o.model.name}@${this.o.model.version} produced non-finite scores [${normal}, ${violate}]`);
-        return this.errorVerdict(item, e, timings, batch, decidedAt);
-      }
-      const scores = this.scoresOf(normal, violate);
-      const { decision, label, reasons } = decide(scores, this.o.thresholds);
-      return {
-        schemaVersion: VERDICT_SCHEMA_VERSION, id: item.jobId, jobId: item.jobId, bucket: item.data.bucket, key: item.data.key,
-        decision, label, scores, reasons, model, timings, batch,
-        meta: item.data.meta, attempt: item.attempt, worker: WORKER_ID, decidedAt,
-      };
+    const classes = this.reading.classes.length;
+    const batch = { id: batchId, size: items.length };
+    let invalid = 0;
+    const results = items.map((item, i): FrameResult => {
+      const row = logits.subarray(i * classes, (i + 1) * classes);
+      if (!row.every((x) => Number.isFinite(x))) invalid += 1;
+      return { row, batch, inferMs: round1(inferMs), batchWaitMs: round1(startedAt - item.enqueuedAt), provider };
     });
-    this.noteOutputValidity(batchId, invalidOutputs, items.length);
-    const tPublish = performance.now();
-    await this.o.publisher.publish(verdicts);
-    const publishMs = msSince(tPublish);
-    const stats = { id: batchId, size: items.length, fillWaitMs: Math.round(ctx.fillWaitMs * 10) / 10, tensorMs, inferMs: Math.round(inferMs * 10) / 10, publishMs, provider };
-    const mean = (f: (i: BatchItem) => number) => Math.round(items.reduce((n, i) => n + f(i), 0) / items.length * 10) / 10;
-    const fetchMs = mean((i) => i.fetchMs);
+    this.noteOutputValidity(batchId, invalid, items.length);
+    const stats = { id: batchId, size: items.length, fillWaitMs: round1(ctx.fillWaitMs), inferMs: round1(inferMs), provider };
+    const mean = (f: (i: BatchItem) => number) => round1(items.reduce((n, i) => n + f(i), 0) / items.length);
     const decodeMs = mean((i) => i.decodeMs);
-    this.o.logger.info({ batch: { ...stats, fetchMsMean: fetchMs, decodeMsMean: decodeMs } },
-      `batch ${batchId}: ${items.length} images, fill ${stats.fillWaitMs} ms, fetch ${fetchMs} ms, decode ${decodeMs} ms, infer ${stats.inferMs} ms, publish ${publishMs} ms`);
+    const detectMs = mean((i) => i.detectMs);
+    const fired: Record<string, number> = {};
+    for (const item of items) for (const d of item.fired) fired[d] = (fired[d] ?? 0) + 1;
+    const detectors = Object.keys(this.o.detectors);
+    this.o.logger.info({ batch: { ...stats, decodeMsMean: decodeMs, detectMsMean: detectMs, detectors, fired, invalidOutputs: invalid } },
+      `batch ${batchId}: ${items.length} images, fill ${stats.fillWaitMs} ms, decode ${decodeMs} ms, detectors [${detectors.join(',')}] ${detectMs} ms` +
+      `${Object.keys(fired).length > 0 ? ` (fired ${Object.entries(fired).map(([d, n]) => `${d}×${n}`).join(', ')})` : ''}, infer ${stats.inferMs} ms${invalid > 0 ? `, ${invalid} non-finite` : ''}`);
     this.o.observer?.onBatch?.(stats);
-    for (const v of verdicts) this.o.observer?.onVerdict?.(v);
-    return verdicts;
+    return results;
   }
 
   /**
@@ -301,11 +343,6 @@ export class ModerationPipeline {
     this.invalidBatchesInARow += 1;
     this.o.logger.error({ batch: batchId, inARow: this.invalidBatchesInARow }, `every image of batch ${batchId} got non-finite scores: the model looks broken`);
     if (this.invalidBatchesInARow === this.o.maxInvalidBatches) this.o.onModelBroken?.(`${this.invalidBatchesInARow} batches in a row with only non-finite scores`);
-  }
-
-  /** Scores from the model's two outputs, softmaxed unless the card says they are probabilities. */
-  private scoresOf(normal: number, violate: number): VerdictScores {
-    return this.o.card.output.scores === 'probabilities' ? { normal, violate } : softmax2(normal, violate);
   }
 
   /** Runs every pending item now (partial batch) and waits for the batches in flight. */

@@ -4,10 +4,7 @@ export interface BatchStats {
   readonly id: string;
   readonly size: number;
   readonly fillWaitMs: number;
-  /** Writing the normalized tensors into the shared batch tensor. */
-  readonly tensorMs: number;
   readonly inferMs: number;
-  readonly publishMs: number;
   readonly provider: string;
 }
 

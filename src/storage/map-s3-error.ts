@@ -33,6 +33,9 @@ export function mapS3Error(err: unknown, bucket: string, key: string): RevmodErr
   if (name === 'NoSuchKey' || name === 'NotFound' || (status === 404 && name !== 'NoSuchBucket')) {
     return new RevmodError('OBJECT_NOT_FOUND', `no object at ${where}`, { cause: err });
   }
+  if (name === 'NoSuchVersion' || name === 'PreconditionFailed' || status === 412) {
+    return new RevmodError('OBJECT_CHANGED', `${where} is not at the version submitted any more (${detail}): nothing was judged`, { cause: err });
+  }
   if (name === 'NoSuchBucket') {
     return new RevmodError('OBJECT_NOT_FOUND', `bucket ${JSON.stringify(bucket)} does not exist (${where})`, { cause: err });
   }

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { RevmodConfig } from '../config';
 import { RevmodError } from '@revmod/client';
 import { mapS3Error } from './map-s3-error';
-import type { FetchOptions, ObjectStore } from './object-store';
+import { bareEtag, type FetchedObject, type FetchOptions, type ObjectStore } from './object-store';
 
 export type S3StoreConfig = RevmodConfig['s3'];
 
@@ -59,14 +59,24 @@ export class S3ObjectStore implements ObjectStore {
     this.requestTimeoutMs = s3.requestTimeoutMs;
   }
 
-  async fetch(bucket: string, key: string, options: FetchOptions): Promise<Buffer> {
-    const where = `s3://${bucket}/${key}`;
+  async fetch(bucket: string, key: string, options: FetchOptions): Promise<FetchedObject> {
+    const where = `s3://${bucket}/${key}${options.versionId ? `?versionId=${options.versionId}` : ''}`;
     const deadline = AbortSignal.timeout(this.requestTimeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+      const res = await this.client.send(new GetObjectCommand({
+        Bucket: bucket, Key: key,
+        ...(options.versionId !== undefined ? { VersionId: options.versionId } : {}),
+        // Real S3 answers 412 when the object changed; some servers (s3rver) ignore it, hence the check below.
+        ...(options.etag !== undefined ? { IfMatch: `"${options.etag}"` } : {}),
+      }), { abortSignal: signal });
       const body = res.Body as Readable | undefined;
       const length = res.ContentLength;
+      const etag = bareEtag(res.ETag);
+      if (options.etag !== undefined && etag !== undefined && etag !== options.etag) {
+        body?.destroy();
+        throw new RevmodError('OBJECT_CHANGED', `${where} is now ETag ${etag}, not the ${options.etag} submitted: it was overwritten, so nothing was judged`);
+      }
       if (length !== undefined && length > options.maxBytes) {
         body?.destroy();
         throw new RevmodError('OBJECT_TOO_LARGE',
@@ -76,9 +86,10 @@ export class S3ObjectStore implements ObjectStore {
         body?.destroy();
         throw new RevmodError('OBJECT_EMPTY', `${where} has zero bytes`);
       }
+      await options.reserveBytes?.(length ?? options.maxBytes);
       const bytes = await readAll(body, options.maxBytes, where);
       if (bytes.length === 0) throw new RevmodError('OBJECT_EMPTY', `${where} has zero bytes`);
-      return bytes;
+      return { bytes, etag, versionId: res.VersionId ?? options.versionId };
     } catch (err) {
       if (deadline.aborted && !(err instanceof RevmodError)) {
         throw new RevmodError('STORAGE_TIMEOUT', `object store did not deliver ${where} within ${this.requestTimeoutMs} ms`, { cause: err });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -6,11 +8,14 @@ import { RevmodError, createRedisConnection, type ModerationJobData, type Verdic
 import { InferenceEngine } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ioContractOf } from '../model/model-io';
-import { checkPipelineCard, ModerationPipeline } from '../pipeline/moderation-pipeline';
+import { ModerationPipeline } from '../pipeline/moderation-pipeline';
+import { NORMAL_GROUP } from '../model/model-card';
 import type { PipelineObserver } from '../pipeline/pipeline-observer';
 import { StorageBreaker } from '../pipeline/storage-breaker';
 import { VerdictPublisher } from '../pipeline/verdict-publisher';
-import { validateThresholds, type PolicyThresholds } from '../policy';
+import { compilePolicy, DEFAULT_RULES, readPolicyFile, SENSITIVITY_PRESETS, validateThresholds, type Policy, type PolicyThresholds } from '../policy';
+import { ImagePool } from '../pool/image-pool';
+import { ByteBudget } from '../pipeline/byte-budget';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
@@ -24,6 +29,7 @@ export interface WorkerStatus {
   readonly notReadyReason: string | undefined;
   readonly model: { readonly name: string; readonly version: string; readonly sha256: string; readonly trained: boolean } | undefined;
   readonly thresholds: PolicyThresholds | undefined;
+  readonly policy: { readonly name: string; readonly version: string } | undefined;
   /** The execution provider running batches, once the model is loaded. */
   readonly executionProvider: string | undefined;
   readonly inferenceRestarts: number;
@@ -40,18 +46,51 @@ export interface ModerationWorkerDeps {
   readonly store?: ObjectStore;
   /** The inference thread's entry file; tests substitute one that can crash on demand. */
   readonly inferenceThreadEntryFile?: string;
+  /** The image pool's thread entry file; tests substitute one that can crash on demand. */
+  readonly poolEntryFile?: string;
+  /** The worker cannot go on (its inference engine is stuck or gone): the entry point should exit non-zero. */
+  readonly onFatal?: (reason: string) => void;
 }
 
-/** The model card's thresholds, overridden field by field by config. */
-export function effectiveThresholds(config: RevmodConfig, model: LoadedModel): PolicyThresholds {
+/**
+ * The thresholds in force: the model card's, then the policy file's, then the sensitivity preset,
+ * then config's explicit thresholds, field by field.
+ */
+export function effectiveThresholds(config: RevmodConfig, model: LoadedModel, file?: PolicyFileThresholds): PolicyThresholds {
+  const card = model.card.thresholds;
+  const preset = config.policy.sensitivity === 'card' ? undefined : SENSITIVITY_PRESETS[config.policy.sensitivity];
+  const categories = { ...card.categories, ...file?.categories };
   const t: PolicyThresholds = {
-    violate: config.policy.violateThreshold ?? model.card.thresholds.violate,
-    confidence: config.policy.confidenceThreshold ?? model.card.thresholds.confidence,
-    block: config.policy.blockThreshold !== undefined ? config.policy.blockThreshold : model.card.thresholds.block,
+    violate: config.policy.violateThreshold ?? preset ?? file?.violate ?? card.violate,
+    confidence: config.policy.confidenceThreshold ?? file?.confidence ?? card.confidence,
+    block: config.policy.blockThreshold !== undefined ? config.policy.blockThreshold : file?.block !== undefined ? file.block : card.block,
+    categories: preset === undefined ? categories : Object.fromEntries(Object.entries(categories).map(([g, c]) => [g, { ...c, review: preset }])),
   };
   const problems = validateThresholds(t);
   if (problems.length > 0) throw new RevmodError('CONFIG_INVALID', `policy thresholds: ${problems.join('; ')}`);
   return t;
+}
+
+type PolicyFileThresholds = NonNullable<Awaited<ReturnType<typeof readPolicyFile>>['thresholds']>;
+
+/** The policy in force: the file's rules (or the default's) over the effective thresholds. */
+export async function loadWorkerPolicy(config: RevmodConfig, model: LoadedModel): Promise<Policy> {
+  const file = config.policy.file !== undefined ? await readPolicyFile(config.policy.file) : undefined;
+  const thresholds = effectiveThresholds(config, model, file?.thresholds);
+  const violationGroups = [...new Set(Object.values(model.card.groups))].filter((g) => g !== NORMAL_GROUP);
+  return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups);
+}
+
+/** An eighth of the memory this process may use (its cgroup's limit, else the machine's RAM). */
+export function autoInflightBytes(maxBytes: number): number {
+  let limit = totalmem();
+  try {
+    const text = readFileSync('/sys/fs/cgroup/memory.max', 'utf8').trim();
+    if (/^\d+$/.test(text)) limit = Math.min(limit, Number(text));
+  } catch {
+    // no cgroup v2 limit: the machine's RAM
+  }
+  return Math.max(2 * maxBytes, Math.floor(limit / 8));
 }
 
 /**
@@ -69,7 +108,8 @@ export class ModerationWorker {
   private store: ObjectStore | undefined;
   private pipeline: ModerationPipeline | undefined;
   private model: LoadedModel | undefined;
-  private thresholds: PolicyThresholds | undefined;
+  private policy: Policy | undefined;
+  private pool: ImagePool | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<{ forced: boolean }> | undefined;
   private inferenceStopped = false;
@@ -104,7 +144,8 @@ export class ModerationWorker {
       ready: this.ready,
       notReadyReason: this.notReadyReason(),
       model: card && this.model ? { name: card.name, version: card.version, sha256: this.model.sha256, trained: card.trained } : undefined,
-      thresholds: this.thresholds,
+      thresholds: this.policy?.thresholds,
+      policy: this.policy ? { name: this.policy.name, version: this.policy.version } : undefined,
       executionProvider: this.engine?.provider,
       inferenceRestarts: this.engine?.restartCount ?? 0,
       intakePausedUntilMs: this.intakePausedUntil,
@@ -138,26 +179,28 @@ export class ModerationWorker {
       throw new RevmodError('MODEL_INVALID', `the card of ${config.model.path} says trained: false (${this.model.card.name}@${this.model.card.version}): ` +
         'its verdicts would mean nothing. Point REVMOD_MODEL_PATH at a trained model, or set REVMOD_ALLOW_UNTRAINED_MODEL=true for a demo or test');
     }
-    checkPipelineCard(this.model.card);
-    this.thresholds = effectiveThresholds(config, this.model);
+    this.policy = await loadWorkerPolicy(config, this.model);
+    this.checkNotClosing();
     this.engine = new InferenceEngine({
       modelPath: config.model.path,
       executionProvider: config.model.executionProvider,
       intraOpThreads: config.model.intraOpThreads,
       maxBatchSize: config.batch.size,
       contract: ioContractOf(this.model.card),
+      runTimeoutMs: config.model.inferenceTimeoutMs,
       ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
     });
     this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
     this.engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));
     this.engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
+    this.engine.on('fatal', (reason: string) => this.fail(`inference engine cannot go on: ${reason}`));
     const engineInfo = await this.engine.start();
     this.checkNotClosing();
     const { card, sha256 } = this.model;
     log.info({
       model: { name: card.name, version: card.version, sha256, trained: card.trained, path: config.model.path },
       executionProvider: engineInfo.provider, requested: config.model.executionProvider,
-      thresholds: this.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
+      policy: { name: this.policy.name, version: this.policy.version, rules: this.policy.rules.length }, thresholds: this.policy.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${engineInfo.provider}`);
     if (!card.trained) log.warn('serving an UNTRAINED model (REVMOD_ALLOW_UNTRAINED_MODEL=true): its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
     if (config.requests.allowedBuckets.length === 0) {
@@ -168,13 +211,18 @@ export class ModerationWorker {
     this.connection.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
     this.store = this.deps.store ?? new S3ObjectStore(config.s3);
     this.publisher = new VerdictPublisher(config, this.connection);
+    this.pool = new ImagePool({ threads: config.pool.threads, ...(this.deps.poolEntryFile !== undefined ? { entryFile: this.deps.poolEntryFile } : {}) });
     this.pipeline = new ModerationPipeline({
       store: this.store,
+      decoder: this.pool,
       engine: this.engine,
       publisher: this.publisher,
       model: { name: card.name, version: card.version, sha256 },
-      thresholds: this.thresholds,
       card,
+      policy: this.policy,
+      detectors: {},
+      maxFrames: config.limits.maxFrames,
+      byteBudget: new ByteBudget(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes)),
       preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
       requestLimits: config.requests,
       maxBytes: config.limits.maxBytes,
@@ -226,6 +274,12 @@ export class ModerationWorker {
       this.intakePausedUntil = undefined;
       if (this.closing === undefined && this.stoppedReason === undefined) this.worker?.resume();
     }, ms);
+  }
+
+  /** Stops for good and tells the entry point, which exits non-zero so that the orchestrator restarts it. */
+  private fail(reason: string): void {
+    this.stopIntake(reason);
+    this.deps.onFatal?.(reason);
   }
 
   /** Stops taking jobs until the process restarts; readiness reports `reason`. */
@@ -280,6 +334,7 @@ export class ModerationWorker {
       await this.worker?.close(true).catch(() => undefined);
     }
     await this.engine?.close();
+    await this.pool?.close();
     await this.publisher?.close().catch(() => undefined);
     this.store?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());

@@ -56,7 +56,7 @@ describe('the revmod CLI', () => {
         [['failed', 'list', '--code', 'NOPE'], /option '--code <code>' argument 'NOPE' is invalid/],
         [['model', 'check', 'x.onnx', '--batch', '0'], /option '--batch <n>' argument '0' is invalid.*must be a positive integer, received "0"/],
         [['model', 'make', '--kind', 'vgg'], /argument 'vgg' is invalid. Allowed choices are resnet18, probe/],
-        [['verdict', 'not/an/id'], /JOB_ID must be a hex job id, received "not\/an\/id"/],
+        [['verdict', 'not/an/id'], /JOB_ID must be a job id as submit prints it, received "not\/an\/id"/],
       ];
       for (const [args, message] of cases) {
         const r = revmod(args);

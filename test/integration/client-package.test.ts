@@ -58,10 +58,11 @@ describe('@revmod/client installs and works on its own', () => {
         console.log(JSON.stringify({ jobId, expected: jobIdFor('reviews', 'shop-1/1.jpg'), data: job.data, schema: VERDICT_SCHEMA_VERSION, refused }));
       })().catch((err) => { console.error(err); process.exit(1); });`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script, TEST_REDIS_URL, prefix], { cwd: app, encoding: 'utf8' })) as Record<string, unknown>;
+    // No version given and no S3 client: deduplicated while pending, under the key's id plus a suffix.
+    expect(String(out.jobId)).toMatch(new RegExp(`^${String(out.expected)}-[0-9a-z]+$`));
     expect(out).toMatchObject({
-      jobId: out.expected,
       data: { bucket: 'reviews', key: 'shop-1/1.jpg', meta: { reviewId: 1 } },
-      schema: 1,
+      schema: 2,
       refused: expect.stringMatching(/^INVALID_JOB: bucket must be an S3 bucket name/),
     });
   }, 180_000);

@@ -1,6 +1,5 @@
 import sharp from 'sharp';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
-import type { BatchBuffer } from '../../src/model/inference-engine';
 import { ModerationClient } from '@revmod/client';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { QueueInspector, waitUntil } from '../helpers/fault-harness';
@@ -63,14 +62,14 @@ describe('the inference thread dies or throws', () => {
     let calls = 0;
     // Batch 2: the thread dies while the batch is queued to it.
     // Batch 4: the run throws inside the thread (a tensor shape it cannot take).
-    engine.run = (buffer: BatchBuffer, count: number) => {
+    engine.run = (images: readonly Float32Array[]) => {
       calls += 1;
       if (calls === 2) {
         thread.crash();
-        return run(buffer, count);
+        return run(images);
       }
-      if (calls === 4) return run(buffer, engine.options.maxBatchSize + 1);
-      return run(buffer, count);
+      if (calls === 4) return run([new Float32Array(3)]); // the thread refuses a tensor of the wrong size
+      return run(images);
     };
 
     const submitted = (await client.submitBulk(Array.from({ length: JOBS }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` })))).map((r) => r.jobId);

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import sharp from 'sharp';
 import { type ErrorCode, RevmodError, jobIdFor, ModerationClient, type ModerationJobData, type SubmitRequest, type Verdict } from '@revmod/client';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
-import { decide } from '../../src/policy';
+import { legacyDecide, type LegacyScores } from '../helpers/legacy-policy';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import * as fixtures from '../fixtures/hostile-images';
 import { startCountingProxy, type CountingProxy } from '../helpers/counting-proxy';
@@ -157,7 +157,7 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
     const problems: string[] = [];
     for (const c of cases) {
       const v = byKey.get(c.key)!;
-      const got = v.error ? `${v.error.code}: ${v.error.message}` : `scored violate=${v.scores?.violate.toFixed(3)}`;
+      const got = v.error ? `${v.error.code}: ${v.error.message}` : `scored violate=${v.scores?.violate?.toFixed(3)}`;
       expect(v.meta).toEqual({ case: c.key });
       expect(v.attempt).toBe(1); // nothing here is transient: no retries
       if ('code' in c.expect) {
@@ -167,8 +167,8 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
       } else {
         const range = c.expect.violate;
         const ok = v.error === undefined && v.scores !== null && v.batch !== null &&
-          v.decision === decide(v.scores, worker.status().thresholds!).decision &&
-          (range === undefined || (v.scores.violate >= range[0] && v.scores.violate <= range[1]));
+          v.decision === legacyDecide(v.scores as unknown as LegacyScores, worker.status().thresholds!).decision &&
+          (range === undefined || (v.scores.violate! >= range[0] && v.scores.violate! <= range[1]));
         if (!ok) problems.push(`${c.key}: expected a scored verdict${range ? ` with violate in [${range.join(', ')}]` : ''}, got ${got}`);
       }
     }

@@ -135,11 +135,11 @@ describe('metrics as jobs flow (real Redis, s3rver, probe model)', () => {
     expect(total(m, 'revmod_batch_size_images_sum')).toBe(SCORED);
     expect(total(m, 'revmod_batch_size_images_bucket', { le: '4' })).toBe(batchCount);
     expect(total(m, 'revmod_batch_fill_wait_seconds_count')).toBe(batchCount);
-    for (const stage of ['tensor', 'infer', 'publish']) {
+    for (const stage of ['infer']) {
       expect(total(m, 'revmod_batch_stage_duration_seconds_count', { stage })).toBe(batchCount);
     }
     expect(total(m, 'revmod_batch_stage_duration_seconds_sum', { stage: 'infer' })).toBeGreaterThan(0);
-    for (const stage of ['queue', 'fetch', 'decode', 'batch_wait']) {
+    for (const stage of ['queue', 'fetch', 'decode', 'detect', 'batch_wait']) {
       expect(total(m, 'revmod_image_stage_duration_seconds_count', { stage })).toBe(SCORED);
       // +Inf bucket holds every observation: the histogram is cumulative.
       expect(total(m, 'revmod_image_stage_duration_seconds_bucket', { stage, le: '+Inf' })).toBe(SCORED);

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import sharp from 'sharp';
 import { ModerationClient, type Verdict } from '@revmod/client';
-import { decide } from '../../src/policy';
+import { legacyDecide, type LegacyScores } from '../helpers/legacy-policy';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import type { BatchStats } from '../../src/pipeline/pipeline-observer';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
@@ -87,9 +87,9 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
     expect(good).toHaveLength(IMAGE_COUNT);
     for (const v of good) {
       expect(v.error).toBeUndefined();
-      expect(v.scores!.normal + v.scores!.violate).toBeCloseTo(1, 5);
+      expect(v.scores!.normal! + v.scores!.violate!).toBeCloseTo(1, 5);
       expect(['normal', 'violate']).toContain(v.label);
-      expect(v.decision).toBe(decide(v.scores!, worker.status().thresholds!).decision);
+      expect(v.decision).toBe(legacyDecide(v.scores as unknown as LegacyScores, worker.status().thresholds!).decision);
       expect(v.model.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(v.model.sha256).toBe(worker.status().model!.sha256);
       expect(v.model.name).toBe('revmod-resnet18-seed0');
@@ -130,13 +130,24 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
     }
   });
 
-  it('is idempotent: submitting the same bucket/key again creates no new job or verdict', async () => {
-    const again = await client.submit({ bucket: BUCKET, key: submitted[0]!.key });
-    const verdict = collector.verdicts.find((v) => v.key === submitted[0]!.key)!;
-    expect(again.jobId).toBe(verdict.id);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(collector.verdicts.filter((v) => v.key === submitted[0]!.key)).toHaveLength(1);
-    const stored = await client.getVerdict(again.jobId);
-    expect(stored?.id).toBe(verdict.id);
+  it('is idempotent per content version: the same version submitted again creates no new job or verdict', async () => {
+    // With an S3 client the SDK pins each submit to the object's version (HeadObject).
+    const versioned = new ModerationClient({ config, s3: s3.client });
+    try {
+      const key = submitted[0]!.key;
+      const first = await versioned.submit({ bucket: BUCKET, key });
+      for (let i = 0; i < 200 && !collector.verdicts.some((v) => v.id === first.jobId); i++) await new Promise((r) => setTimeout(r, 50));
+      const verdict = collector.verdicts.find((v) => v.id === first.jobId)!;
+      expect(verdict.version).toMatchObject({ etag: expect.stringMatching(/^[0-9a-f]{32}$/), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      const again = await versioned.submit({ bucket: BUCKET, key });
+      expect(again.jobId).toBe(first.jobId);
+      const pinned = await client.submit({ bucket: BUCKET, key, etag: verdict.version!.etag! });
+      expect(pinned.jobId).toBe(first.jobId);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(collector.verdicts.filter((v) => v.id === first.jobId)).toHaveLength(1);
+      expect((await versioned.getVerdict(first.jobId))?.id).toBe(first.jobId);
+    } finally {
+      await versioned.close();
+    }
   });
 });

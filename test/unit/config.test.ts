@@ -9,7 +9,7 @@ describe('loadConfig', () => {
     expect(c.model.executionProvider).toBe('auto');
     expect(c.limits.maxBytes).toBe(DEFAULTS.limits.maxBytes);
     expect(c.requests.allowedBuckets).toEqual([]);
-    expect(c.policy).toEqual({});
+    expect(c.policy).toEqual({ sensitivity: 'card' });
   });
 
   it('reads typed values from the environment', () => {

@@ -15,12 +15,12 @@ const probeContract = ioContractOf(generatedModelCard('probe'));
 const resnetContract = ioContractOf(generatedModelCard('resnet18'));
 const CUDA_PROVIDER_INSTALLED = existsSync(join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so'));
 
-/** Fills image i of a batch tensor with a solid colour, normalized as the pipeline does. */
-function fillSolid(view: Float32Array, i: number, rgb: readonly [number, number, number]): void {
+/** One image's tensor of a solid colour, normalized as the pipeline does. */
+function solid(rgb: readonly [number, number, number]): Float32Array {
+  const view = new Float32Array(TENSOR_FLOATS_PER_IMAGE);
   const plane = TENSOR_FLOATS_PER_IMAGE / 3;
-  for (let c = 0; c < 3; c++) {
-    view.fill((rgb[c]! / 255 - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!, i * TENSOR_FLOATS_PER_IMAGE + c * plane, i * TENSOR_FLOATS_PER_IMAGE + (c + 1) * plane);
-  }
+  for (let c = 0; c < 3; c++) view.fill((rgb[c]! / 255 - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!, c * plane, (c + 1) * plane);
+  return view;
 }
 
 describe('InferenceEngine (onnxruntime in a worker thread)', () => {
@@ -30,11 +30,7 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   it('runs a batch and returns one pair of logits per image', async () => {
     engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cpu', maxBatchSize: 4, contract: probeContract });
     expect((await engine.start()).provider).toBe('cpu');
-    const buf = await engine.acquire();
-    fillSolid(buf.view, 0, [255, 0, 0]);
-    fillSolid(buf.view, 1, [0, 0, 255]);
-    const { logits, inferMs } = await engine.run(buf, 2);
-    engine.release(buf);
+    const { logits, inferMs } = await engine.run([solid([255, 0, 0]), solid([0, 0, 255])]);
     expect(logits).toHaveLength(4);
     expect(inferMs).toBeGreaterThan(0);
     const violate = (i: number) => 1 / (1 + Math.exp(logits[2 * i]! - logits[2 * i + 1]!));
@@ -62,10 +58,7 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   withCuda('runs a batch on `cuda` (skipped here: needs onnxruntime-node installed with its CUDA provider and a GPU)', async () => {
     engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cuda', maxBatchSize: 2, contract: probeContract });
     expect((await engine.start()).provider).toBe('cuda');
-    const buf = await engine.acquire();
-    fillSolid(buf.view, 0, [255, 0, 0]);
-    const { logits } = await engine.run(buf, 1);
-    engine.release(buf);
+    const { logits } = await engine.run([solid([255, 0, 0])]);
     expect(1 / (1 + Math.exp(logits[0]! - logits[1]!))).toBeCloseTo(probeViolateScore([255, 0, 0]), 3);
   });
 
@@ -86,16 +79,12 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
     engine = new InferenceEngine({ modelPath: defaultModelPath('resnet18'), executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 8, contract: resnetContract, threadEntryFile: CRASHABLE_THREAD_ENTRY });
     await engine.start();
     const restarted = new Promise((r) => engine!.once('restart', r));
-    const buf = await engine.acquire();
-    const running = engine.run(buf, 8);
+    const running = engine.run(Array.from({ length: 8 }, () => solid([10, 10, 10])));
     thread.crash();
     await expect(running).rejects.toMatchObject({ code: 'INFERENCE_FAILED', retryable: true });
-    engine.release(buf);
     await restarted;
     expect(engine.restartCount).toBe(1);
-    const again = await engine.acquire();
-    const { logits } = await engine.run(again, 1);
-    engine.release(again);
+    const { logits } = await engine.run([solid([10, 10, 10])]);
     expect(logits).toHaveLength(2);
   });
 });
@@ -162,19 +151,12 @@ describe('InferenceEngine follows the card: crop size, class count, fixed batch 
 
   /** Runs images filled with `values` (one each) and returns the rows. */
   async function run(e: InferenceEngine, values: readonly number[]): Promise<number[][]> {
-    const buf = await e.acquire();
-    expect(buf.view.length).toBe(e.options.maxBatchSize * floats);
-    values.forEach((v, i) => buf.view.fill(v, i * floats, (i + 1) * floats));
-    try {
-      const { logits } = await e.run(buf, values.length);
-      expect(logits).toHaveLength(values.length * CLASSES);
-      return values.map((_, i) => Array.from(logits.subarray(i * CLASSES, (i + 1) * CLASSES)));
-    } finally {
-      e.release(buf);
-    }
+    const { logits } = await e.run(values.map((v) => new Float32Array(floats).fill(v)));
+    expect(logits).toHaveLength(values.length * CLASSES);
+    return values.map((_, i) => Array.from(logits.subarray(i * CLASSES, (i + 1) * CLASSES)));
   }
 
-  it('a dynamic batch axis: batch tensors sized 3 × 32², [count, 3] back', async () => {
+  it('a dynamic batch axis: images of 3 × 32² floats, [count, 3] back', async () => {
     engine = new InferenceEngine({ modelPath: modelFile('dynamic.onnx', 'N'), executionProvider: 'cpu', maxBatchSize: 4, contract });
     expect((await engine.start()).maxBatch).toBe(Infinity);
     const rows = await run(engine, [0.5, -1, 2]);

@@ -18,8 +18,8 @@ describe('InferenceEngine.close() with a batch in flight', () => {
         const engine = new InferenceEngine({ modelPath: ${JSON.stringify(defaultModelPath('resnet18'))}, executionProvider: 'cpu', intraOpThreads: 1, maxBatchSize: 16,
           contract: { inputName: 'input', outputName: 'logits', cropSize: 224, classCount: 2 } });
         await engine.start();
-        const buffer = await engine.acquire();
-        const run = engine.run(buffer, 16).then((r) => 'resolved ' + r.logits.length, (e) => 'rejected ' + e.code);
+        const images = Array.from({ length: 16 }, () => new Float32Array(3 * 224 * 224));
+        const run = engine.run(images).then((r) => 'resolved ' + r.logits.length, (e) => 'rejected ' + e.code);
         await new Promise((r) => setTimeout(r, 50)); // the thread is inside run() now (~0.4 s on one thread)
         await engine.close(${settleTimeoutMs});
         console.log('run ' + (await run) + '; closed');

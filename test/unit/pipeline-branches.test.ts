@@ -1,32 +1,29 @@
+import { createHash } from 'node:crypto';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import pino from 'pino';
 import sharp from 'sharp';
 import { RevmodError, type ModerationJobData, type Verdict } from '@revmod/client';
-import type { BatchBuffer, BatchResult, InferenceBackend } from '../../src/model/inference-backend';
+import type { BatchResult, InferenceBackend } from '../../src/model/inference-backend';
 import { ModerationPipeline } from '../../src/pipeline/moderation-pipeline';
 import { StorageBreaker } from '../../src/pipeline/storage-breaker';
 import type { VerdictPublisher } from '../../src/pipeline/verdict-publisher';
 import { parseModelCard } from '../../src/model/model-card';
 import { DEFAULT_DECODE_OPTIONS } from '../../src/preprocess';
-import type { ObjectStore } from '../../src/storage';
+import type { FetchedObject, ObjectStore } from '../../src/storage';
+import { decode } from '../../src/pool/decode-task';
+import { compilePolicy, DEFAULT_RULES } from '../../src/policy';
+import { jobIdFor } from '@revmod/client';
 
 /** A backend that answers fixed logits, or fails as told. */
 class FakeBackend implements InferenceBackend {
-  readonly bufferCount = 2;
+  readonly maxInFlight = 2;
   readonly provider = 'fake';
   runs = 0;
   failNext: RevmodError | undefined;
   /** Output rows (normal, violate logits) to answer instead of a confident pass, per image index. */
   rows: Array<[number, number]> | undefined;
-  private readonly buffers = [0, 1].map((index) => ({ index, view: new Float32Array(4 * 3 * 224 * 224) }));
-
-  async acquire(): Promise<BatchBuffer> {
-    return this.buffers[this.runs % 2]!;
-  }
-
-  release(): void {}
-
-  async run(_buffer: BatchBuffer, count: number): Promise<BatchResult> {
+  async run(images: readonly Float32Array[]): Promise<BatchResult> {
+    const count = images.length;
     this.runs += 1;
     const err = this.failNext;
     this.failNext = undefined;
@@ -41,17 +38,18 @@ class FakeBackend implements InferenceBackend {
 class FakeStore implements ObjectStore {
   failWith: RevmodError | undefined;
   constructor(private readonly photo: Buffer) {}
-  async fetch(_bucket: string, key: string): Promise<Buffer> {
+  async fetch(_bucket: string, key: string): Promise<FetchedObject> {
     if (this.failWith) throw this.failWith;
-    return key.includes('corrupt') ? this.photo.subarray(0, 200) : this.photo;
+    return { bytes: key.includes('corrupt') ? this.photo.subarray(0, 200) : this.photo, etag: 'e1', versionId: undefined };
   }
   close(): void {}
 }
 
-function fakeJob(id: string, attemptsMade = 0): Job<ModerationJobData> & { delayedUntil?: number } {
+/** A job as the SDK makes it: its id derives from its payload (here: an ETag per name). */
+function fakeJob(name: string, attemptsMade = 0): Job<ModerationJobData> & { delayedUntil?: number } {
+  const data = { bucket: 'photos', key: `${name}.jpg`, etag: name, meta: {}, submittedAtMs: Date.now() };
   const job = {
-    id, attemptsMade, timestamp: Date.now(),
-    data: { bucket: 'photos', key: `${id}.jpg`, meta: {}, submittedAtMs: Date.now() },
+    id: jobIdFor(data.bucket, data.key, data), attemptsMade, timestamp: Date.now(), data,
     async moveToDelayed(until: number) { job.delayedUntil = until; },
     delayedUntil: undefined as number | undefined,
   };
@@ -70,8 +68,11 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     const publisher = { publish: async (vs: readonly Verdict[]) => { published.push(...vs); } } as unknown as VerdictPublisher;
     const p = new ModerationPipeline({
       store, engine: backend, publisher,
+      // The real decode, in this thread (the pool's threads run the same function).
+      decoder: { decode },
       model: { name: 'fake', version: '1', sha256: 'f'.repeat(64) },
-      thresholds: { violate: 0.7, confidence: 0.7, block: null },
+      policy: compilePolicy('default', DEFAULT_RULES, { violate: 0.7, confidence: 0.7, block: null }, ['violate']),
+      detectors: {}, maxFrames: 1,
       card: parseModelCard({
         name: 'fake', version: '1', description: '', trained: false, classes: ['normal', 'violate'],
         input: { name: 'input', shape: ['N', 3, 224, 224] }, output: { name: 'logits', shape: ['N', 2] },
@@ -90,8 +91,10 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
   it('scores and publishes a good image', async () => {
     const { p, published } = pipeline(new FakeStore(photo), new FakeBackend());
     const v = await p.process(fakeJob('a1'));
-    expect(v).toMatchObject({ schemaVersion: 1, decision: 'pass', label: 'normal', model: { executionProvider: 'fake' }, batch: { size: 1 } });
-    expect(published.map((x) => x.id)).toEqual(['a1']);
+    expect(v).toMatchObject({ schemaVersion: 2, decision: 'pass', label: 'normal', model: { executionProvider: 'fake' }, batch: { size: 1 } });
+    expect(published.map((x) => x.key)).toEqual(['a1.jpg']);
+    expect(v.version).toEqual({ etag: 'e1', sha256: createHash('sha256').update(photo).digest('hex') });
+    expect(v.policy).toEqual({ name: 'default', version: expect.stringMatching(/^[0-9a-f]{16}$/) });
     await p.drain();
   });
 
@@ -162,7 +165,7 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     const { p, published } = pipeline(new FakeStore(photo), backend);
     await expect(p.process(fakeJob('e1'))).rejects.toThrow(/^INFERENCE_FAILED: thread died$/);
     await expect(p.process(fakeJob('e2'))).resolves.toMatchObject({ decision: 'pass' });
-    expect(published.map((v) => v.id)).toEqual(['e2']);
+    expect(published.map((v) => v.key)).toEqual(['e2.jpg']);
     await p.drain();
   });
 
@@ -173,11 +176,18 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     await expect(p.process(job)).rejects.toBeInstanceOf(UnrecoverableError);
   });
 
+  it('refuses a job whose id is not the one its payload derives (a forged id)', async () => {
+    const { p } = pipeline(new FakeStore(photo), new FakeBackend());
+    const job = fakeJob('h1');
+    (job as { id: string }).id = jobIdFor('photos', 'someone-else.jpg', { etag: 'x' });
+    await expect(p.process(job)).rejects.toThrow(/INVALID_JOB: job id .* is not the id its payload derives/);
+  });
+
   it('gives a corrupt image its error verdict while its batch-mates are scored', async () => {
     const { p, published } = pipeline(new FakeStore(photo), new FakeBackend());
     const [good, broken, other] = await Promise.all([p.process(fakeJob('g1')), p.process(fakeJob('g2-corrupt')), p.process(fakeJob('g3'))]);
     expect([good.decision, other.decision]).toEqual(['pass', 'pass']);
-    expect(published.map((v) => v.id).sort()).toEqual(['g1', 'g2-corrupt', 'g3']);
+    expect(published.map((v) => v.key).sort()).toEqual(['g1.jpg', 'g2-corrupt.jpg', 'g3.jpg']);
     expect(broken).toMatchObject({ decision: 'review', error: { code: 'IMAGE_CORRUPT' } });
     await p.drain();
   });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { FetchOptions, ObjectStore } from '../../src/storage';
+import type { FetchedObject, FetchOptions, ObjectStore } from '../../src/storage';
 
 export type SizeClass = '12 MP' | '~1.5 MP' | '~1 MP' | 'small';
 export const SIZE_CLASSES: readonly SizeClass[] = ['12 MP', '~1.5 MP', '~1 MP', 'small'];
@@ -55,7 +55,7 @@ export function cycled<T>(items: readonly T[], n: number): T {
 export class AliasingStore implements ObjectStore {
   constructor(private readonly inner: ObjectStore) {}
 
-  fetch(bucket: string, key: string, options: FetchOptions): Promise<Buffer> {
+  fetch(bucket: string, key: string, options: FetchOptions): Promise<FetchedObject> {
     const name = key.slice(key.lastIndexOf('/') + 1);
     return this.inner.fetch(bucket, `images/${name}`, options);
   }

@@ -26,7 +26,7 @@ export const DEFAULT_DEMO_OPTIONS = { imagesDir: resolve('samples'), copies: 4, 
 const BUCKET = 'revmod-demo';
 
 function row(v: Verdict): string {
-  const score = v.scores ? v.scores.violate.toFixed(3) : '  -  ';
+  const score = typeof v.violate === 'number' ? v.violate.toFixed(3) : '  -  ';
   const extra = v.error ? `${v.error.code}: ${v.error.message}` : `${v.reasons.join(',') || 'ok'}; batch of ${v.batch?.size}`;
   return `${v.decision.padEnd(6)} ${(v.label ?? '-').padEnd(7)} violate=${score}  ${String(Math.round(v.timings.totalMs)).padStart(5)} ms  ${v.key}  (${extra})`;
 }

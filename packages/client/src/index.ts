@@ -1,14 +1,14 @@
 // The revmod producer SDK: submit images, consume verdicts, manage dead letters. Re-exports only.
 export { ModerationClient, type ModerationClientOptions, type SubmitResult } from './moderation-client';
 export { consumeVerdicts, type VerdictConsumer, type VerdictConsumerOptions } from './verdict-consumer';
-export { jobIdFor } from './job-id';
+export { jobIdFor, jobIdMatches, checkJobIdentity, type ObjectVersionRef } from './job-id';
 export { moderationJobOptions, verdictJobOptions } from './job-options';
 export { listFailed, retryFailed, type DeadLetter, type RetryFailedOptions, type ModerationQueue } from './dead-letters';
-export { validateRequest, type RequestLimits } from './validate-request';
+export { validateRequest, type RequestLimits, type ValidRequest } from './validate-request';
 export { createRedisConnection, type RedisRole } from './redis-connection';
 export {
   VERDICT_SCHEMA_VERSION,
-  type SubmitRequest, type ModerationJobData, type Verdict, type VerdictScores, type VerdictModel, type VerdictTimings,
+  type SubmitRequest, type ModerationJobData, type VerdictContentVersion, type Verdict, type VerdictScores, type VerdictModel, type VerdictTimings,
   type Decision, type Label,
 } from './types';
 export { ERROR_CODES, RevmodError, isRevmodError, isErrorCode, toRevmodError, type ErrorCode } from './errors';

@@ -1,10 +1,19 @@
 import type { ErrorCode } from './errors';
 
-/** What the upload service submits: one object in an S3 bucket. */
+/**
+ * What the upload service submits: one object in an S3 bucket, at a version. The version (from the
+ * upload's S3 event: `etag`, and `versionId` on versioned buckets) makes the job's identity: the
+ * same version submitted twice is one job; another version at the same key is a new job, and the
+ * worker judges exactly the bytes of the version submitted (see README "Content versions").
+ */
 export interface SubmitRequest {
   readonly bucket: string;
   readonly key: string;
-  /** Free-form JSON (shop id, review id...) carried through to the verdict; ≤ limits.maxMetaBytes. */
+  /** The object's ETag, as S3 reports it (with or without quotes). */
+  readonly etag?: string;
+  /** The object's VersionId on a versioned bucket. */
+  readonly versionId?: string;
+  /** Free-form JSON (shop id, review id...) carried through to the verdict; ≤ requests.maxMetaBytes. */
   readonly meta?: Readonly<Record<string, unknown>>;
 }
 
@@ -12,18 +21,20 @@ export interface SubmitRequest {
 export interface ModerationJobData {
   readonly bucket: string;
   readonly key: string;
+  /** ETag without quotes, when the job is pinned to a version. */
+  readonly etag?: string;
+  readonly versionId?: string;
   readonly meta: Readonly<Record<string, unknown>>;
   /** Epoch ms at submit, for the end-to-end latency metric. */
   readonly submittedAtMs: number;
 }
 
 export type Decision = 'pass' | 'review' | 'block';
-export type Label = 'normal' | 'violate';
+/** The top group: 'normal' or a violation category ('violate' for the default 2-class card). */
+export type Label = string;
 
-export interface VerdictScores {
-  readonly normal: number;
-  readonly violate: number;
-}
+/** Probability per class, in the card's class names (`{ normal, violate }` for the default card). */
+export type VerdictScores = Readonly<Record<string, number>>;
 
 export interface VerdictModel {
   readonly name: string;
@@ -38,6 +49,8 @@ export interface VerdictTimings {
   readonly queueMs: number;
   readonly fetchMs: number;
   readonly decodeMs: number;
+  /** The cheap detectors, in the image pool (schema 2). */
+  readonly detectMs?: number;
   /** Waiting in the micro-batcher for the batch to fill and the inference thread to be free. */
   readonly batchWaitMs: number;
   readonly inferMs: number;
@@ -45,11 +58,23 @@ export interface VerdictTimings {
   readonly totalMs: number;
 }
 
+/** The bytes a verdict describes (schema 2). */
+export interface VerdictContentVersion {
+  /** The ETag of the object fetched (without quotes), when the store reported one. */
+  readonly etag?: string;
+  readonly versionId?: string;
+  /** sha256 of the bytes judged, hex; absent only when nothing could be fetched. */
+  readonly sha256?: string;
+}
+
 /**
  * The verdict format's version. Fields are only ever added within a major version of this package;
  * consumers must ignore fields they do not know (see CHANGELOG.md, "Rolling deploys").
+ * - 1: the 2-class verdict.
+ * - 2: adds `version`, `groups`, `violate`, `topClass`, `labels`, `evidence`, `policy`, `frames`,
+ *   `timings.detectMs` and `signature`; `scores` holds every class of the model's card.
  */
-export const VERDICT_SCHEMA_VERSION = 1;
+export const VERDICT_SCHEMA_VERSION = 2;
 
 /** One per moderation job, published to the results queue (and to the review queue unless `pass`). */
 export interface Verdict {
@@ -60,12 +85,32 @@ export interface Verdict {
   readonly jobId: string;
   readonly bucket: string;
   readonly key: string;
+  /** The content version judged (schema 2). */
+  readonly version?: VerdictContentVersion;
   readonly decision: Decision;
-  /** argmax class, or null when the image could not be scored. */
+  /** The top group (`normal` or a violation category), or null when the image could not be scored. */
   readonly label: Label | null;
+  /** Probability per class, or null when the image could not be scored. */
   readonly scores: VerdictScores | null;
-  /** Why this decision, machine-readable: `violate_score`, `low_confidence`, `block_threshold`, `error`. */
+  /** Probability per group (schema 2). */
+  readonly groups?: Readonly<Record<string, number>> | null;
+  /** Summed probability of the violation groups (schema 2). */
+  readonly violate?: number | null;
+  /** The top class, beside the top group (schema 2). */
+  readonly topClass?: string | null;
+  /**
+   * Why this decision, machine-readable: the policy's rule reasons (`violate_score`,
+   * `low_confidence`, `block_threshold`, `contact_info`, `qr_code`, `blurry`, …) or `error`.
+   */
   readonly reasons: readonly string[];
+  /** Everything flagged: violation groups at or above their threshold, detectors' findings (schema 2). */
+  readonly labels?: readonly string[];
+  /** The detectors' evidence, by reason (schema 2): OCR text and matches, QR payloads, blur, matches. */
+  readonly evidence?: Readonly<Record<string, unknown>>;
+  /** The policy that decided (schema 2): its name and hash. */
+  readonly policy?: { readonly name: string; readonly version: string };
+  /** Animated images (schema 2): frames in the image, which were judged, and the worst one. */
+  readonly frames?: { readonly count: number; readonly judged: readonly number[]; readonly worst: number };
   readonly model: VerdictModel;
   readonly timings: VerdictTimings;
   readonly batch: { readonly id: string; readonly size: number } | null;
@@ -76,4 +121,6 @@ export interface Verdict {
   /** host:pid of the worker that decided. */
   readonly worker: string;
   readonly decidedAt: string;
+  /** HMAC of the verdict's canonical form, when the worker has a signing key (schema 2; see verdict-signature). */
+  readonly signature?: string;
 }

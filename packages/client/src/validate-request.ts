@@ -22,11 +22,22 @@ function show(value: unknown): string {
  * Checks a submit request (or a job payload that reached the worker) and returns it normalized.
  * Throws INVALID_JOB or BUCKET_NOT_ALLOWED with a message naming the field and what was received.
  */
-export function validateRequest(input: unknown, limits: RequestLimits): Required<SubmitRequest> {
+/** A request, checked and normalized: meta always present, the ETag without quotes. */
+export interface ValidRequest {
+  readonly bucket: string;
+  readonly key: string;
+  readonly etag?: string;
+  readonly versionId?: string;
+  readonly meta: Record<string, unknown>;
+}
+
+const ETAG_RE = /^(W\/)?"?([!#-~]{1,256}?)"?$/;
+
+export function validateRequest(input: unknown, limits: RequestLimits): ValidRequest {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     invalid(`request must be an object { bucket, key, meta? }, received ${show(input)}`);
   }
-  const { bucket, key, meta } = input as Record<string, unknown>;
+  const { bucket, key, meta, etag, versionId } = input as Record<string, unknown>;
   if (typeof bucket !== 'string' || !BUCKET_RE.test(bucket) || bucket.includes('..')) {
     invalid(`bucket must be an S3 bucket name (3-63 of a-z 0-9 . -), received ${show(bucket)}`);
   }
@@ -41,6 +52,15 @@ export function validateRequest(input: unknown, limits: RequestLimits): Required
   if (key.startsWith('/')) invalid(`key must not start with "/", received ${show(key)}`);
   if (key.split('/').some((seg) => seg === '..' || seg === '.')) {
     invalid(`key must not contain "." or ".." path segments, received ${show(key)}`);
+  }
+  let etagOut: string | undefined;
+  if (etag !== undefined) {
+    const m = typeof etag === 'string' ? ETAG_RE.exec(etag) : null;
+    if (!m) invalid(`etag must be an S3 ETag (1-256 printable characters, quotes allowed), received ${show(etag)}`);
+    etagOut = m[2]!;
+  }
+  if (versionId !== undefined && (typeof versionId !== 'string' || versionId.length === 0 || versionId.length > 1024 || !/^[!-~]+$/.test(versionId))) {
+    invalid(`versionId must be an S3 version id (1-1024 printable characters), received ${show(versionId)}`);
   }
   let metaOut: Record<string, unknown> = {};
   if (meta !== undefined) {
@@ -58,5 +78,10 @@ export function validateRequest(input: unknown, limits: RequestLimits): Required
     }
     metaOut = JSON.parse(json) as Record<string, unknown>;
   }
-  return { bucket, key, meta: metaOut };
+  return {
+    bucket, key,
+    ...(etagOut !== undefined ? { etag: etagOut } : {}),
+    ...(versionId !== undefined ? { versionId: versionId as string } : {}),
+    meta: metaOut,
+  };
 }

@@ -4,7 +4,8 @@ import { loadConfig } from '../../config';
 import { InferenceEngine } from '../../model/inference-engine';
 import { loadModel } from '../../model/load-model';
 import { ioContractOf } from '../../model/model-io';
-import { effectiveThresholds } from '../../worker/moderation-worker';
+import { loadWorkerPolicy } from '../../worker/moderation-worker';
+import { tensorFloatsPerImage } from '../../preprocess/constants';
 import { EXIT, type CliContext } from '../cli-context';
 import { nonNegativeInt, positiveInt, type Runner } from '../program';
 import { defaultNsfwModelPath, ensureNsfwModel } from '../../model-import/ensure-nsfw-model';
@@ -23,15 +24,14 @@ interface CheckOptions {
 export async function checkModel(path: string, opts: CheckOptions, ctx: CliContext): Promise<number> {
   const config = loadConfig({ model: { path, executionProvider: opts.provider }, batch: { size: opts.batch } }, ctx.env);
   const model = await loadModel(path);
-  const thresholds = effectiveThresholds(config, model);
-  const engine = new InferenceEngine({ modelPath: path, executionProvider: opts.provider, intraOpThreads: config.model.intraOpThreads, maxBatchSize: opts.batch, bufferCount: 1,
+  const policy = await loadWorkerPolicy(config, model);
+  const { thresholds } = policy;
+  const engine = new InferenceEngine({ modelPath: path, executionProvider: opts.provider, intraOpThreads: config.model.intraOpThreads, maxBatchSize: opts.batch, maxInFlight: 1,
     contract: ioContractOf(model.card) });
   try {
     const info = await engine.start();
-    const buffer = await engine.acquire();
-    buffer.view.fill(0);
-    const { logits, inferMs } = await engine.run(buffer, opts.batch);
-    engine.release(buffer);
+    const floats = tensorFloatsPerImage(model.card.preprocessing.cropSize);
+    const { logits, inferMs } = await engine.run(Array.from({ length: opts.batch }, () => new Float32Array(floats)));
     const finite = logits.every((x) => Number.isFinite(x));
     const report = {
       path, sha256: model.sha256,

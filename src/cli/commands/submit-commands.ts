@@ -59,7 +59,7 @@ export function registerSubmitCommands(program: Command, ctx: CliContext, run: R
     .description('print the verdict of a finished job as JSON (exit 1 while it is pending or unknown)')
     .argument('<jobId>', 'the id `submit` printed')
     .action(run(async (jobId: string) => {
-      if (!/^[0-9a-f]{1,64}$/i.test(jobId)) throw new UsageError(`JOB_ID must be a hex job id, received ${JSON.stringify(jobId)}`);
+      if (!/^[0-9a-f]{1,64}(-[0-9a-z]{1,32})?$/.test(jobId)) throw new UsageError(`JOB_ID must be a job id as submit prints it, received ${JSON.stringify(jobId)}`);
       const verdict = await withClient(ctx, (client) => client.getVerdict(jobId));
       if (!verdict) {
         ctx.err(`revmod: no verdict for job ${jobId} (pending, unknown, or past retention)`);

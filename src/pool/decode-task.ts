@@ -1,0 +1,107 @@
+/**
+ * What the image pool's threads do for one upload, in one place: hash the bytes, decode once, build
+ * the model's normalized tensor per judged frame, and run the cheap detectors on views of the same
+ * decode. Results travel back with their tensors transferred, never copied.
+ */
+import { createHash } from 'node:crypto';
+import { toRevmodError, type ErrorCode } from '@revmod/client';
+import { CHEAP_DETECTORS } from '../detectors/registry';
+import type { Signal } from '../detectors/detector';
+import { decodeImage, type PixelView } from '../preprocess/decode-image-views';
+import { createChwNormalizer, writeNormalizedChw, type ChwNormalizer } from '../preprocess/normalize';
+import type { NormalizationSpec, PreprocessOptions } from '../preprocess/preprocess-options';
+
+export interface DecodeTask {
+  /** The upload; its memory is moved into the pool. */
+  readonly bytes: Uint8Array;
+  readonly preprocess: PreprocessOptions;
+  readonly normalization: NormalizationSpec;
+  /** Frames of an animated image to judge. */
+  readonly maxFrames: number;
+  /** Cheap detectors to run, by name (see CHEAP_DETECTORS), with their options. */
+  readonly detectors: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Also hand back the RGB view (for OCR, which runs in its own pool). */
+  readonly keepRgbView: boolean;
+}
+
+export interface DecodeSuccess {
+  readonly ok: true;
+  /** sha256 of the bytes judged, hex. */
+  readonly sha256: string;
+  readonly format: string;
+  /** Upright size of the image. */
+  readonly width: number;
+  readonly height: number;
+  /** Frames in the image, and which were judged (one tensor each, in this order). */
+  readonly pages: number;
+  readonly frames: readonly number[];
+  /** CHW float32, normalized as the card says: one per judged frame. */
+  readonly tensors: readonly Float32Array[];
+  readonly signals: readonly Signal[];
+  readonly rgbView: PixelView | undefined;
+  readonly decodeMs: number;
+  readonly detectMs: number;
+}
+
+export interface DecodeFailure {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly sha256: string;
+}
+
+export type DecodeOutcome = DecodeSuccess | DecodeFailure;
+
+const normalizers = new Map<string, ChwNormalizer>();
+
+function normalizerFor(spec: NormalizationSpec, cropSize: number): ChwNormalizer {
+  const key = JSON.stringify([spec.mean, spec.std, spec.scale, cropSize]);
+  let n = normalizers.get(key);
+  if (!n) {
+    n = createChwNormalizer({ ...spec, cropSize });
+    normalizers.set(key, n);
+  }
+  return n;
+}
+
+/** Runs in a pool thread. Never throws for the image's sake: a bad image is a DecodeFailure. */
+export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
+  const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const detectors = Object.entries(task.detectors).map(([name, options]) => {
+    const detector = CHEAP_DETECTORS[name];
+    if (!detector) throw new Error(`unknown detector ${JSON.stringify(name)}`);
+    return { detector, options };
+  });
+  const needs = detectors.map(({ detector, options }) => detector.needs(options));
+  const t0 = performance.now();
+  try {
+    const decoded = await decodeImage(bytes, task.preprocess, {
+      greyMaxSide: Math.max(0, ...needs.map((n) => n.greyMaxSide)),
+      rgbMaxSide: Math.max(task.keepRgbView ? 1 : 0, ...needs.map((n) => n.rgbMaxSide)),
+      maxFrames: task.maxFrames,
+    });
+    const normalizer = normalizerFor(task.normalization, task.preprocess.cropSize);
+    const tensors = decoded.crops.map((crop) => {
+      const tensor = new Float32Array(normalizer.floatsPerImage);
+      writeNormalizedChw(crop, tensor, 0, normalizer);
+      return tensor;
+    });
+    const t1 = performance.now();
+    const views = { grey: decoded.grey, rgb: decoded.rgb };
+    const signals: Signal[] = [];
+    for (const { detector, options } of detectors) signals.push(...(await detector.detect(views, options)));
+    const t2 = performance.now();
+    return {
+      ok: true, sha256, format: decoded.header.format,
+      width: decoded.plan.upright.width, height: decoded.plan.upright.height,
+      pages: decoded.header.pages, frames: decoded.frames, tensors, signals,
+      // A copy the pool owns outright, so that it can be transferred (libvips' output buffers may not be).
+      rgbView: task.keepRgbView && decoded.rgb ? { ...decoded.rgb, data: new Uint8Array(decoded.rgb.data) } : undefined,
+      decodeMs: t1 - t0, detectMs: t2 - t1,
+    };
+  } catch (err) {
+    const e = toRevmodError(err);
+    return { ok: false, code: e.code, message: e.message, sha256 };
+  }
+}
