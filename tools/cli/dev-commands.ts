@@ -9,7 +9,7 @@ import type { CliContext, CliExtension, Runner } from '../../src/cli';
 import { EXIT, nonNegativeInt, positiveInt } from '../../src/cli';
 import { sha256File } from '../../src/util/hash';
 import { createLogger } from '../../src/util/logger';
-import { DEFAULT_DEMO_OPTIONS, runDemo } from '../demo/run-demo';
+import { DEFAULT_DEMO_OPTIONS, DEMO_MODELS, runDemo, type DemoModel } from '../demo/run-demo';
 import { ensureModel, modelParamCount, type ModelKind } from '../model-gen/ensure-model';
 
 const MODEL_KINDS: readonly ModelKind[] = ['resnet18', 'probe'];
@@ -19,8 +19,8 @@ export const devCommands: CliExtension = (program: Command, ctx: CliContext, run
     .description('the whole job on embedded defaults: a local Redis and S3 server, the sample photos, one worker; prints each verdict')
     .option('--images <dir>', 'folder of photos', DEFAULT_DEMO_OPTIONS.imagesDir)
     .option('--copies <n>', 'upload each photo N times', positiveInt, DEFAULT_DEMO_OPTIONS.copies)
-    .addOption(new Option('--model <kind>', 'generated model, when REVMOD_MODEL_PATH is unset').choices(MODEL_KINDS).default(DEFAULT_DEMO_OPTIONS.model))
-    .action(run(async (opts: { images: string; copies: number; model: ModelKind }) => {
+    .addOption(new Option('--model <kind>', 'model when REVMOD_MODEL_PATH is unset: nsfwjs (the bundled trained one), or a generated untrained one').choices(DEMO_MODELS).default(DEFAULT_DEMO_OPTIONS.model))
+    .action(run(async (opts: { images: string; copies: number; model: DemoModel }) => {
       await runDemo({
         imagesDir: resolve(opts.images), copies: opts.copies, model: opts.model,
         logger: createLogger(ctx.env.LOG_LEVEL ?? 'warn'), print: ctx.out,

@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { clientConfigOf, loadConfig, type RevmodConfig } from '../../src/config';
 import { ensureModel, type ModelKind } from '../model-gen/ensure-model';
+import { ensureNsfwModel } from '../../src/model-import/ensure-nsfw-model';
+import { DEFAULT_NSFWJS_VARIANT } from '../../src/model-import/nsfwjs';
 import { ModerationClient, type Verdict, consumeVerdicts } from '@revmod/client';
 import { ModerationWorker } from '../../src/worker/moderation-worker';
 import { deletePrefix } from '../dev/redis-keys';
@@ -14,14 +16,16 @@ export interface DemoOptions {
   readonly imagesDir: string;
   /** Each photo is uploaded this many times under distinct keys. Default 4. */
   readonly copies: number;
-  /** Generated model to use when REVMOD_MODEL_PATH is unset. Default resnet18. */
-  readonly model: ModelKind;
+  /** Model to use when REVMOD_MODEL_PATH is unset: the bundled trained one, or a generated one. Default nsfwjs. */
+  readonly model: DemoModel;
   readonly logger: Logger;
   /** Where the demo prints its verdict table. */
   readonly print: (line: string) => void;
 }
 
-export const DEFAULT_DEMO_OPTIONS = { imagesDir: resolve('samples'), copies: 4, model: 'resnet18' as ModelKind };
+export type DemoModel = 'nsfwjs' | ModelKind;
+export const DEMO_MODELS: readonly DemoModel[] = ['nsfwjs', 'resnet18', 'probe'];
+export const DEFAULT_DEMO_OPTIONS = { imagesDir: resolve('samples'), copies: 4, model: 'nsfwjs' as DemoModel };
 
 const BUCKET = 'revmod-demo';
 
@@ -43,12 +47,18 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
   print(redis.started ? `started redis-server at ${redis.url}` : `using the Redis at ${redis.url}`);
   const s3 = await S3Server.start({ buckets: [BUCKET] });
   print(`started a local S3 server (s3rver) at ${s3.endpoint}`);
-  const modelPath = process.env.REVMOD_MODEL_PATH ?? (await ensureModel({ kind: options.model })).modelPath;
+  // The bundled trained model by default (converted from nsfwjs on first use, no network); the
+  // generated ones on request.
+  const modelPath = process.env.REVMOD_MODEL_PATH
+    ?? (options.model === 'nsfwjs'
+      ? (await ensureNsfwModel(DEFAULT_NSFWJS_VARIANT, undefined, { log: print })).modelPath
+      : (await ensureModel({ kind: options.model })).modelPath);
   const config: RevmodConfig = loadConfig({
     redis: { prefix: `revmod-demo-${process.pid}` },
     s3: s3.s3Config,
     // The generated demo model is untrained; a model given through REVMOD_MODEL_PATH is checked as usual.
-    model: { path: modelPath, allowUntrained: process.env.REVMOD_MODEL_PATH === undefined || base.model.allowUntrained },
+    // The generated models are untrained; a model given through REVMOD_MODEL_PATH is checked as usual.
+    model: { path: modelPath, allowUntrained: (process.env.REVMOD_MODEL_PATH === undefined && options.model !== 'nsfwjs') || base.model.allowUntrained },
   });
   let worker: ModerationWorker | undefined;
   let client: ModerationClient | undefined;
