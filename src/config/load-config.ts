@@ -27,8 +27,8 @@ export const DEFAULTS: RevmodConfig = validateConfig(REVMOD_SETTINGS, {});
 
 /** The SDK's part of a worker config, for a ModerationClient or consumer in the same process. */
 export function clientConfigOf(config: RevmodConfig): ClientConfig {
-  const { redis, queues, requests, jobs } = config;
-  return { redis, queues, requests, jobs };
+  const { redis, queues, requests, signing, jobs } = config;
+  return { redis, queues, requests, signing, jobs };
 }
 
 /** The environment variables expressing `input`, for a worker child process. */

@@ -62,6 +62,8 @@ export interface PipelineOptions {
   readonly maxInvalidBatches: number;
   /** The model produces only non-finite outputs: stop taking jobs. */
   readonly onModelBroken?: (reason: string) => void;
+  /** Signs each verdict before it is published or stored (REVMOD_SIGNING_KEY). */
+  readonly sign?: (verdict: Verdict) => Verdict;
 }
 
 /** One frame's tensor waiting for its batch, with its image's pool timings for the batch log line. */
@@ -214,10 +216,15 @@ export class ModerationPipeline {
       log.warn({ code: e.code, attempt: base.attempt }, `batch failed, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
-    const verdict = this.judge(base, decoded, frames, version, { fetchMs, decodeMs, detectMs: round1(decoded.detectMs) });
+    const verdict = this.sealed(this.judge(base, decoded, frames, version, { fetchMs, decodeMs, detectMs: round1(decoded.detectMs) }));
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);
     return verdict;
+  }
+
+  /** The verdict as published and stored: signed when a key is configured. */
+  private sealed(verdict: Verdict): Verdict {
+    return this.o.sign ? this.o.sign(verdict) : verdict;
   }
 
   private contentOf(fetched: FetchedObject, sha256: string | undefined): VerdictContentVersion {
@@ -270,7 +277,7 @@ export class ModerationPipeline {
       log.warn({ code: e.code, attempt: base.attempt }, `transient failure, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
-    const verdict = this.errorVerdict(base, e, this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0), null, version);
+    const verdict = this.sealed(this.errorVerdict(base, e, this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0), null, version));
     log.info({ code: e.code, key: base.data.key }, `error verdict: ${e.message}`);
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { RevmodError, type Decision } from '@revmod/client';
+import { canonicalJson, RevmodError, type Decision } from '@revmod/client';
 import type { Signal } from '../detectors/detector';
 import type { ImageScores } from './scoring';
 import { validateThresholds, type PolicyThresholds } from './thresholds';
@@ -141,15 +141,6 @@ function get(obj: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
 
-/** Canonical JSON (sorted keys), for the policy hash. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /**
  * Builds a policy over `groups` (the card's violation groups), with `thresholds` already resolved.
  * @throws RevmodError CONFIG_INVALID naming the rule and field of a rule that cannot apply.
@@ -237,7 +228,7 @@ export function compilePolicy(name: string, rules: readonly PolicyRule[], thresh
     return true;
   };
 
-  const version = createHash('sha256').update(canonical({ name, rules, thresholds })).digest('hex').slice(0, 16);
+  const version = createHash('sha256').update(canonicalJson({ name, rules, thresholds })).digest('hex').slice(0, 16);
   return {
     name, version, thresholds, rules,
     evaluate(input) {

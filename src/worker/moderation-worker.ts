@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RevmodConfig } from '../config';
-import { RevmodError, createRedisConnection, type ModerationJobData, type Verdict } from '@revmod/client';
+import { RevmodError, createRedisConnection, signVerdict, type ModerationJobData, type Verdict } from '@revmod/client';
 import { InferenceEngine } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ioContractOf } from '../model/model-io';
@@ -234,6 +234,7 @@ export class ModerationWorker {
       pauseIntake: (ms) => this.pauseIntake(ms),
       maxInvalidBatches: config.model.maxInvalidBatches,
       onModelBroken: (reason) => this.stopIntake(`model output invalid: ${reason}`),
+      ...(config.signing.key !== undefined ? { sign: (v: Verdict) => signVerdict(v, config.signing.key!) } : {}),
     });
     const pipeline = this.pipeline;
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;

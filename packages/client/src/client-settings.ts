@@ -22,11 +22,18 @@ export const CLIENT_SETTINGS = defineSettings({
     allowedBuckets: { env: 'REVMOD_ALLOWED_BUCKETS', kind: 'list', default: [], doc: 'Comma-separated bucket allow-list; empty allows all.' },
     maxMetaBytes: { env: 'REVMOD_MAX_META_BYTES', kind: 'int', default: 4_096, min: 1, doc: 'Largest serialized `meta` accepted with a job.' },
   },
+  signing: {
+    key: { env: 'REVMOD_SIGNING_KEY', fileEnv: 'REVMOD_SIGNING_KEY_FILE', kind: 'string', secret: true, doc: 'HMAC key: workers sign every verdict with it; consumers (consumeVerdicts, getVerdict) refuse verdicts it did not sign. Unset: no signatures.' },
+    previousKey: { env: 'REVMOD_SIGNING_PREVIOUS_KEY', fileEnv: 'REVMOD_SIGNING_PREVIOUS_KEY_FILE', kind: 'string', secret: true, doc: 'While rotating: the old key, still accepted by consumers (never used to sign).' },
+  },
   jobs: {
     attempts: { env: 'REVMOD_ATTEMPTS', kind: 'int', default: 5, min: 1, doc: 'Attempts for transient failures (set at submit).' },
     backoffMs: { env: 'REVMOD_BACKOFF_MS', kind: 'int', default: 2_000, min: 1, doc: 'First exponential backoff delay (set at submit).' },
     retainCompletedSeconds: { env: 'REVMOD_RETAIN_COMPLETED_S', kind: 'int', default: 86_400, min: 0, doc: 'Keep completed jobs (dedupe window).' },
     retainFailedSeconds: { env: 'REVMOD_RETAIN_FAILED_S', kind: 'int', default: 1_209_600, min: 0, doc: 'Keep failed jobs (dead-letter view).' },
+    verdictAttempts: { env: 'REVMOD_VERDICT_ATTEMPTS', kind: 'int', default: 60, min: 1, doc: 'Deliveries of one verdict to a consumer whose handler keeps failing (60 at the defaults: about 4 hours).' },
+    verdictBackoffMs: { env: 'REVMOD_VERDICT_BACKOFF_MS', kind: 'int', default: 1_000, min: 1, doc: 'First delay before a verdict is delivered again; it doubles each time…' },
+    verdictMaxBackoffMs: { env: 'REVMOD_VERDICT_MAX_BACKOFF_MS', kind: 'int', default: 300_000, min: 1, doc: '…up to this.' },
   },
 });
 

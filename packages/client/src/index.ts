@@ -2,7 +2,7 @@
 export { ModerationClient, type ModerationClientOptions, type SubmitResult } from './moderation-client';
 export { consumeVerdicts, type VerdictConsumer, type VerdictConsumerOptions } from './verdict-consumer';
 export { jobIdFor, jobIdMatches, checkJobIdentity, type ObjectVersionRef } from './job-id';
-export { moderationJobOptions, verdictJobOptions } from './job-options';
+export { moderationJobOptions, verdictJobOptions, verdictBackoffStrategy, verdictBackoffDelayMs, VERDICT_BACKOFF_TYPE } from './job-options';
 export { listFailed, retryFailed, type DeadLetter, type RetryFailedOptions, type ModerationQueue } from './dead-letters';
 export { validateRequest, type RequestLimits, type ValidRequest } from './validate-request';
 export { createRedisConnection, type RedisRole } from './redis-connection';
@@ -21,3 +21,4 @@ export {
   loadSettings, validateConfig, type ValidateOptions, configInputFromEnv, mergeConfigInputs, configToEnv, envValueOf, readSecretFile,
 } from './settings/load';
 export { scrubSecrets } from './scrub';
+export { signVerdict, verifyVerdict, canonicalVerdict, canonicalJson, signingKeyId, acceptedKeys } from './verdict-signature';

@@ -8,6 +8,7 @@ import { moderationJobOptions } from './job-options';
 import { createRedisConnection } from './redis-connection';
 import type { ModerationJobData, SubmitRequest, Verdict } from './types';
 import { validateRequest, type ValidRequest } from './validate-request';
+import { acceptedKeys, verifyVerdict } from './verdict-signature';
 
 /**
  * The part of an @aws-sdk/client-s3 S3Client the SDK uses (HeadObject), so that the AWS SDK stays
@@ -147,11 +148,17 @@ export class ModerationClient {
     return added.map((a, i) => ({ jobId: a.id ?? jobs[i]!.opts.jobId! }));
   }
 
-  /** The verdict stored on a finished moderation job, or undefined while pending (or after retention). */
+  /**
+   * The verdict stored on a finished moderation job, or undefined while pending (or after
+   * retention). With a signing key configured, a verdict whose signature fails is refused
+   * (VERDICT_SIGNATURE_INVALID).
+   */
   async getVerdict(jobId: string): Promise<Verdict | undefined> {
     const job = await this.queue.getJob(jobId);
-    const value = job?.returnvalue as Verdict | null | undefined;
-    return value ?? undefined;
+    const value = (job?.returnvalue as Verdict | null | undefined) ?? undefined;
+    const keys = acceptedKeys(this.config.signing);
+    if (value !== undefined && keys.length > 0) verifyVerdict(value, keys);
+    return value;
   }
 
   async close(): Promise<void> {
