@@ -89,7 +89,7 @@ const DCT_16x64: Float64Array = (() => {
 /** Hashes an image: the original orientation only. */
 export function pdqHash(view: PixelView): PdqResult {
   const { dct, quality } = pdqTransform(view);
-  return { hash: bitsFromDct(dct), quality };
+  return { hash: pdqHashFromDct(dct), quality };
 }
 
 /** Hashes an image and the seven other orientations of it, from one pass over the pixels. */
@@ -99,7 +99,7 @@ export function pdqDihedralHashes(view: PixelView): PdqDihedralResult {
   const hashes = {} as Record<DihedralName, PdqHash>;
   for (const name of DIHEDRAL_NAMES) {
     dihedralDct(dct, name, out);
-    hashes[name] = bitsFromDct(out);
+    hashes[name] = pdqHashFromDct(out);
   }
   return { hashes, quality };
 }
@@ -120,7 +120,8 @@ const DIHEDRAL_ACTIONS: Readonly<Record<DihedralName, { readonly transpose: bool
   flipMinus1: { transpose: true, negateEvenRows: true, negateEvenCols: true },
 };
 
-function dihedralDct(dct: Float64Array, name: DihedralName, out: Float64Array): void {
+/** The DCT coefficients of the image after the symmetry `name`, from those of the image. */
+export function dihedralDct(dct: Float64Array, name: DihedralName, out: Float64Array = new Float64Array(256)): Float64Array {
   const { transpose, negateEvenRows, negateEvenCols } = DIHEDRAL_ACTIONS[name];
   for (let i = 0; i < 16; i++) {
     const rowSign = negateEvenRows && (i & 1) === 0 ? -1 : 1;
@@ -129,6 +130,7 @@ function dihedralDct(dct: Float64Array, name: DihedralName, out: Float64Array): 
       out[transpose ? j * 16 + i : i * 16 + j] = sign * dct[i * 16 + j]!;
     }
   }
+  return out;
 }
 
 /** The 16 × 16 DCT coefficients (row-major) and the quality of an image. */
@@ -304,14 +306,48 @@ function dct64To16(a: Float64Array): Float64Array {
   return b;
 }
 
-const sortScratch = new Float64Array(256);
+const selectScratch = new Float64Array(256);
 
-/** One bit per coefficient: above the median or not. */
-function bitsFromDct(dct: Float64Array): PdqHash {
-  sortScratch.set(dct);
-  sortScratch.sort();
-  // Torben's median as the reference uses it: the element of rank (n + 1) / 2 = 128.
-  const median = sortScratch[127]!;
+/** The k-th smallest of `a` (0-based), reordering `a`: Hoare's selection with a median-of-3 pivot. */
+function selectKth(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    let x = a[lo]!, y = a[mid]!, z = a[hi]!;
+    if (x > y) [x, y] = [y, x];
+    if (y > z) [y, z] = [z, y];
+    if (x > y) [x, y] = [y, x];
+    const pivot = y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+/**
+ * The hash of 16 × 16 DCT coefficients (row-major): bit (i, j) is set where coefficient (i, j) is
+ * above their median.
+ */
+export function pdqHashFromDct(dct: Float64Array): PdqHash {
+  if (!(dct instanceof Float64Array) || dct.length !== 256) throw new RangeError(`pdq: dct must be a Float64Array of 256, got ${String(dct?.length)}`);
+  selectScratch.set(dct);
+  // Torben's median as the reference uses it: the element of rank (n + 1) / 2 = 128, i.e. index 127.
+  const median = selectKth(selectScratch, 127);
   const hash = new Uint8Array(PDQ_HASH_BYTES);
   for (let i = 0; i < 16; i++) {
     // Word i is the (15 − i)th 16-bit group of the hex string, high byte first.

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import {
-  DIHEDRAL_NAMES, hammingDistance, minHammingDistance, pdqDihedralHashes, pdqHash, pdqHashFromHex, pdqHashToHex,
+  DIHEDRAL_NAMES, hammingDistance, minHammingDistance, pdqDihedralHashes, pdqHash, pdqHashFromDct, pdqHashFromHex, pdqHashToHex,
   type DihedralName, type PixelView,
 } from '../../src/known/pdq';
 import { decodeForPdq } from '../../src/known/pdq-decode';
@@ -175,6 +175,26 @@ describe('pixel formats and edge cases', () => {
     expect(() => pdqHash({ data, width: 10, height: 1.5, channels: 3 })).toThrow(/height must be a positive integer, got 1.5/);
     expect(() => pdqHash({ data, width: 2, height: 5, channels: 5 })).toThrow(/channels must be 1, 2, 3 or 4, got 5/);
     expect(() => pdqHash({ data, width: 10, height: 10, channels: 3 })).toThrow(/30 bytes, fewer than .* = 300/);
+  });
+});
+
+describe('thresholding', () => {
+  test('pdqHashFromDct sets the bits above the 128th smallest coefficient, ties included', () => {
+    let seed = 7;
+    const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 200; trial++) {
+      // Some trials draw from a few values only, so that many coefficients tie with the median.
+      const levels = trial % 3 === 0 ? 5 : 0;
+      const dct = Float64Array.from({ length: 256 }, () => (levels > 0 ? Math.floor(rand() * levels) : rand() * 2 - 1));
+      const median = [...dct].sort((a, b) => a - b)[127]!;
+      const expected = new Uint8Array(32);
+      dct.forEach((v, k) => {
+        const i = k >> 4;
+        const j = k & 15;
+        if (v > median) expected[2 * (15 - i) + (j >= 8 ? 0 : 1)]! |= 1 << (j & 7);
+      });
+      expect(pdqHashToHex(pdqHashFromDct(dct))).toBe(pdqHashToHex(expected));
+    }
   });
 });
 

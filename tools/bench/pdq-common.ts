@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadavg, cpus, totalmem } from 'node:os';
+import { processThreads } from '../../bench/measure';
 
 /** The repository root and ../shared beside it. */
 export const REPO_DIR = resolve(__dirname, '../..');
@@ -65,4 +66,9 @@ export function machineLine(): string {
 
 export function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** CPU time (user + system) of this process's main thread in ms: lookups/s per core, whatever the load. */
+export function mainThreadCpuMs(): number {
+  return processThreads().find((t) => t.tid === process.pid)?.cpuMs ?? Number.NaN;
 }

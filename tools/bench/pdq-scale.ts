@@ -1,0 +1,344 @@
+/**
+ * The PDQ hash index at scale, against a linear scan in the same run.
+ *
+ *   npx tsx tools/bench/pdq-scale.ts [--sizes 1000000,10000000] [--queries 2000] [--scan-queries 100]
+ *                                    [--datasets random,clustered] [--no-load]
+ *
+ * Each (dataset, size) runs in a fresh child process (so memory figures are its own):
+ * - random: uniform random hashes; half the queries are planted near copies of indexed hashes at
+ *   distances 0..31 (half of those with the flips spread evenly over the 16 slots, the worst case
+ *   for multi-index hashing), half are unrelated random hashes;
+ * - clustered: hashes with the statistics of real photos and their transforms (pdq-synthetic.ts);
+ *   half the queries are new members of indexed clusters (picked by indexed hash, so big clusters
+ *   are asked about more often, like a campaign), half are new clusters.
+ * Reported: build time, memory (typed arrays held; RSS and heap + ArrayBuffer growth), the largest
+ * bucket, lookups/s on one thread at radius 31 with p50/p99 latency, the scan's lookups/s on a
+ * subset, whether both return the same matches there, and recall of the planted matches.
+ * Then: how long a fresh process takes to load the largest size from a binary file and from Redis
+ * (chunks of 1M hashes, 32 MB each) and build the index.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { percentile } from '../../bench/measure';
+import { PdqHashIndex, type HashMatch } from '../../src/known/hash-index';
+import { PDQ_MATCH_DISTANCE, type PdqHash } from '../../src/known/pdq';
+import { machineLine, mib } from './pdq-common';
+import { BENCH_TMP_DIR, ClusteredHashes, flipRandomBits, flipSpreadBits, photoSeeds, randomHashes, Rng } from './pdq-synthetic';
+
+const RADIUS = PDQ_MATCH_DISTANCE;
+const REDIS_CHUNK_HASHES = 1_000_000;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g !== undefined) {
+    g();
+    g();
+  }
+}
+
+interface Memory {
+  readonly rss: number;
+  readonly heapAndBuffers: number;
+}
+
+function memory(): Memory {
+  gc();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapAndBuffers: m.heapUsed + m.arrayBuffers };
+}
+
+function hashAt(bytes: Uint8Array, i: number): PdqHash {
+  return bytes.slice(i * 32, i * 32 + 32);
+}
+
+interface Query {
+  readonly hash: PdqHash;
+  /** The indexed hash it was planted from, if any. */
+  readonly target?: number;
+}
+
+interface Dataset {
+  readonly bytes: Uint8Array;
+  readonly queries: Query[];
+  readonly generateMs: number;
+}
+
+async function makeDataset(kind: string, n: number, nQueries: number): Promise<Dataset> {
+  const rng = new Rng(n ^ 0x5eed);
+  const t0 = performance.now();
+  const queries: Query[] = [];
+  if (kind === 'random') {
+    const bytes = randomHashes(n, rng);
+    for (let k = 0; k < nQueries; k++) {
+      if (k % 2 === 1) {
+        queries.push({ hash: randomHashes(1, rng) });
+        continue;
+      }
+      const target = rng.int(n);
+      const d = rng.int(RADIUS + 1);
+      const flip = k % 4 === 0 ? flipSpreadBits : flipRandomBits;
+      queries.push({ hash: flip(hashAt(bytes, target), d, rng), target });
+    }
+    return { bytes, queries, generateMs: performance.now() - t0 };
+  }
+  if (kind === 'clustered') {
+    const gen = new ClusteredHashes(await photoSeeds());
+    const { bytes, clusters, clusterOf } = gen.generate(n, rng);
+    for (let k = 0; k < nQueries; k++) {
+      const cluster = k % 2 === 0 ? clusters[clusterOf[rng.int(n)]!]! : gen.newCluster(rng);
+      queries.push({ hash: gen.member(cluster, rng) });
+    }
+    return { bytes, queries, generateMs: performance.now() - t0 };
+  }
+  throw new Error(`unknown dataset ${kind}`);
+}
+
+function sameMatches(a: readonly HashMatch[], b: readonly HashMatch[]): boolean {
+  return a.length === b.length && a.every((m, i) => m.id === b[i]!.id && m.distance === b[i]!.distance);
+}
+
+export interface ScaleRow {
+  readonly dataset: string;
+  readonly n: number;
+  readonly generateMs: number;
+  readonly buildMs: number;
+  readonly indexBytes: number;
+  readonly rssDelta: number;
+  readonly heapDelta: number;
+  readonly largestBucket: number;
+  readonly meanBucket: number;
+  readonly queries: number;
+  readonly lookupsPerSec: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly meanMatches: number;
+  readonly plantedRecall: number | null;
+  readonly scanQueries: number;
+  readonly scanLookupsPerSec: number;
+  readonly scanAgreement: number;
+  readonly scanRecall: number;
+  readonly addUs: number;
+  readonly rebuildMs: number;
+}
+
+async function child(kind: string, n: number, nQueries: number, nScan: number): Promise<ScaleRow> {
+  const before = memory();
+  const data = await makeDataset(kind, n, nQueries);
+  const t0 = performance.now();
+  const index = PdqHashIndex.fromConcatenated(data.bytes);
+  const buildMs = performance.now() - t0;
+  const queries = data.queries;
+  (data as { bytes?: Uint8Array }).bytes = undefined;
+  const after = memory();
+  const stats = index.stats();
+
+  for (const q of queries.slice(0, 50)) index.lookup(q.hash); // warm the JIT
+  const lat: number[] = [];
+  const results: HashMatch[][] = [];
+  const tl = performance.now();
+  for (const q of queries) {
+    const t = performance.now();
+    results.push(index.lookup(q.hash, RADIUS));
+    lat.push(performance.now() - t);
+  }
+  const lookupMs = performance.now() - tl;
+
+  let planted = 0;
+  let plantedFound = 0;
+  queries.forEach((q, i) => {
+    if (q.target === undefined) return;
+    planted++;
+    if (results[i]!.some((m) => m.id === q.target)) plantedFound++;
+  });
+
+  // The scan on a subset of the same queries: every k-th, so that hits and misses are both in it.
+  const step = Math.max(1, Math.floor(queries.length / nScan));
+  const subset = queries.map((q, i) => ({ q, i })).filter((_, j) => j % step === 0).slice(0, nScan);
+  let agree = 0;
+  let truth = 0;
+  let found = 0;
+  const ts = performance.now();
+  for (const { q, i } of subset) {
+    const s = index.scan(q.hash, RADIUS);
+    if (sameMatches(s, results[i]!)) agree++;
+    truth += s.length;
+    const mine = new Set(results[i]!.map((m) => m.id));
+    found += s.filter((m) => mine.has(m.id)).length;
+  }
+  const scanMs = performance.now() - ts;
+
+  // Incremental adds into the built index, then the pause of folding them in.
+  const rng = new Rng(7);
+  const adds = 10_000;
+  const extra = randomHashes(adds, rng);
+  const ta = performance.now();
+  for (let k = 0; k < adds; k++) index.add(hashAt(extra, k));
+  const addUs = ((performance.now() - ta) * 1000) / adds;
+  const tr = performance.now();
+  index.build();
+  const rebuildMs = performance.now() - tr;
+
+  return {
+    dataset: kind,
+    n,
+    generateMs: data.generateMs,
+    buildMs,
+    indexBytes: stats.bytes,
+    rssDelta: after.rss - before.rss,
+    heapDelta: after.heapAndBuffers - before.heapAndBuffers,
+    largestBucket: stats.largestBucket.size,
+    meanBucket: n / 65536,
+    queries: queries.length,
+    lookupsPerSec: (queries.length / lookupMs) * 1000,
+    p50Us: percentile(lat, 50) * 1000,
+    p99Us: percentile(lat, 99) * 1000,
+    meanMatches: results.reduce((a, r) => a + r.length, 0) / results.length,
+    plantedRecall: planted > 0 ? plantedFound / planted : null,
+    scanQueries: subset.length,
+    scanLookupsPerSec: (subset.length / scanMs) * 1000,
+    scanAgreement: agree / subset.length,
+    scanRecall: truth > 0 ? found / truth : 1,
+    addUs,
+    rebuildMs,
+  };
+}
+
+interface LoadRow {
+  readonly source: string;
+  readonly n: number;
+  readonly readMs: number;
+  readonly buildMs: number;
+  readonly rssAfter: number;
+  readonly heapAfter: number;
+}
+
+async function loadChild(source: string, where: string, n: number): Promise<LoadRow> {
+  const t0 = performance.now();
+  let chunks: Uint8Array[];
+  if (source === 'file') {
+    chunks = [readFileSync(where)];
+  } else {
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await redis.connect();
+    const keys = Array.from({ length: Math.ceil(n / REDIS_CHUNK_HASHES) }, (_, k) => `${where}:${k}`);
+    chunks = [];
+    for (const key of keys) {
+      const b = await redis.getBuffer(key);
+      if (b === null) throw new Error(`missing ${key}`);
+      chunks.push(b);
+    }
+    redis.disconnect();
+  }
+  const readMs = performance.now() - t0;
+  const t1 = performance.now();
+  const index = PdqHashIndex.fromConcatenated(chunks);
+  const buildMs = performance.now() - t1;
+  chunks = [];
+  const m = memory();
+  if (index.size !== n) throw new Error(`loaded ${index.size} hashes, expected ${n}`);
+  return { source, n, readMs, buildMs, rssAfter: m.rss, heapAfter: m.heapAndBuffers };
+}
+
+function runChild<T>(args: string[]): T {
+  const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', '--max-old-space-size=4096', __filename, '--child', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 2 ** 20,
+  });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (r.status !== 0 || line === undefined) throw new Error(`child ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(line.slice(7)) as T;
+}
+
+function fmtInt(x: number): string {
+  return Math.round(x).toLocaleString('en-US');
+}
+
+async function prepareLoadInputs(n: number): Promise<{ file: string; prefix: string }> {
+  mkdirSync(BENCH_TMP_DIR, { recursive: true });
+  const file = join(BENCH_TMP_DIR, `random-${n}.bin`);
+  const bytes = randomHashes(n, new Rng(n));
+  writeFileSync(file, bytes);
+  const prefix = `revmod-bench:pdq:${process.pid}`;
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  for (let k = 0; k * REDIS_CHUNK_HASHES < n; k++) {
+    const from = k * REDIS_CHUNK_HASHES * 32;
+    await redis.set(`${prefix}:${k}`, Buffer.from(bytes.buffer, from, Math.min(REDIS_CHUNK_HASHES * 32, bytes.length - from)));
+  }
+  redis.disconnect();
+  return { file, prefix };
+}
+
+async function cleanupLoadInputs(file: string, prefix: string, n: number): Promise<void> {
+  rmSync(file, { force: true });
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  const keys = Array.from({ length: Math.ceil(n / REDIS_CHUNK_HASHES) }, (_, k) => `${prefix}:${k}`);
+  await redis.del(...keys);
+  redis.disconnect();
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--child')) {
+    const [mode, ...rest] = process.argv.slice(process.argv.indexOf('--child') + 1);
+    const result = mode === 'scale'
+      ? await child(rest[0]!, Number(rest[1]), Number(rest[2]), Number(rest[3]))
+      : await loadChild(rest[0]!, rest[1]!, Number(rest[2]));
+    console.log(`RESULT ${JSON.stringify(result)}`);
+    return;
+  }
+  const sizes = arg('--sizes', '1000000,10000000').split(',').map(Number);
+  const datasets = arg('--datasets', 'random,clustered').split(',');
+  const nQueries = Number(arg('--queries', '2000'));
+  const nScan = Number(arg('--scan-queries', '100'));
+  console.log(`# PDQ index at scale\n\n${machineLine()}\ncommand: npx tsx tools/bench/pdq-scale.ts ${process.argv.slice(2).join(' ')}\n`);
+  if (datasets.includes('clustered')) await photoSeeds(); // computed once, cached for the children
+
+  const rows: ScaleRow[] = [];
+  for (const n of sizes) {
+    for (const kind of datasets) {
+      const row = runChild<ScaleRow>(['scale', kind, String(n), String(nQueries), String(nScan)]);
+      rows.push(row);
+      console.error(`done ${kind} ${n}: ${JSON.stringify(row)}`);
+    }
+  }
+  console.log('| hashes | dataset | build | index memory (RSS Δ / heap Δ) | largest bucket (mean) | MIH lookups/s | p50 / p99 | matches / query | planted recall | scan lookups/s | same as scan | recall vs scan | add | rebuild |');
+  console.log('| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    console.log(
+      `| ${fmtInt(r.n)} | ${r.dataset} | ${(r.buildMs / 1000).toFixed(2)} s | ${mib(r.indexBytes)} (${mib(r.rssDelta)} / ${mib(r.heapDelta)}) | ` +
+        `${fmtInt(r.largestBucket)} (${r.meanBucket.toFixed(0)}) | ${fmtInt(r.lookupsPerSec)} | ${r.p50Us.toFixed(0)} / ${r.p99Us.toFixed(0)} µs | ` +
+        `${r.meanMatches.toFixed(1)} | ${r.plantedRecall === null ? '–' : r.plantedRecall.toFixed(3)} | ${r.scanLookupsPerSec.toFixed(1)} | ` +
+        `${(r.scanAgreement * r.scanQueries).toFixed(0)}/${r.scanQueries} | ${r.scanRecall.toFixed(3)} | ${r.addUs.toFixed(1)} µs | ${(r.rebuildMs / 1000).toFixed(2)} s |`,
+    );
+  }
+  console.log(`\n${nQueries} queries per row (half planted or cluster members, half unrelated), radius ${RADIUS}; the scan on ${nScan} of them. ` +
+    'Memory growth is measured after a GC, with the generated input (n × 32 bytes, copied by the index) released.');
+
+  if (!process.argv.includes('--no-load')) {
+    const n = Math.max(...sizes);
+    const { file, prefix } = await prepareLoadInputs(n);
+    try {
+      const loads = [runChild<LoadRow>(['load', 'file', file, String(n)]), runChild<LoadRow>(['load', 'redis', prefix, String(n)])];
+      console.log(`\n## A fresh process loads ${fmtInt(n)} hashes and builds the index\n`);
+      console.log('| from | read | build | total | process RSS after | heap + buffers after |');
+      console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+      for (const l of loads) {
+        const from = l.source === 'file' ? `binary file (${mib(n * 32)})` : `Redis, ${Math.ceil(n / REDIS_CHUNK_HASHES)} strings of ${mib(REDIS_CHUNK_HASHES * 32)}`;
+        console.log(`| ${from} | ${(l.readMs / 1000).toFixed(2)} s | ${(l.buildMs / 1000).toFixed(2)} s | ${((l.readMs + l.buildMs) / 1000).toFixed(2)} s | ${mib(l.rssAfter)} | ${mib(l.heapAfter)} |`);
+      }
+    } finally {
+      await cleanupLoadInputs(file, prefix, n);
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
