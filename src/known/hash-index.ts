@@ -403,50 +403,50 @@ export class PdqHashIndex {
 
   /** Folds pending hashes into the tables and drops removed ones from them. */
   build(): void {
-    const { count: n, alive, words } = this;
-    const counts = new Uint32Array(CELLS + 1);
-    const lowCounts = new Uint32Array(257);
-    const values = new Uint32Array(n);
-    const byLow = new Uint32Array(this.live);
+    const { count: n, alive, words, live } = this;
+    const cellCounts = new Uint32Array(CELLS + 1);
+    // Radix sort by (cell, low bits) in three stable passes of 8 bits (low bits, then the cell's low
+    // byte, then its high byte): 256 write positions per pass stay in cache, where one pass over
+    // 65 536 cells would scatter across all of them. Values travel with the ids.
+    let keys = new Uint32Array(live);
+    let order = new Uint32Array(live);
+    let keysOut = new Uint32Array(live);
+    let orderOut = new Uint32Array(live);
+    const digitCounts = new Uint32Array(257);
     for (let s = 0; s < this.subs.length; s++) {
       const sub = this.subs[s]!;
       const { lowBits } = sub;
       const lowMask = (1 << lowBits) - 1;
-      counts.fill(0);
-      lowCounts.fill(0);
+      cellCounts.fill(0);
+      let total = 0;
       for (let id = 0; id < n; id++) {
         if (alive[id] === 0) continue;
         const v = substringOf(words, id * WORDS, sub);
-        values[id] = v;
-        counts[(v >>> lowBits) + 1]!++;
-        lowCounts[(v & lowMask) + 1]!++;
+        keys[total] = v;
+        order[total++] = id;
+        cellCounts[(v >>> lowBits) + 1]!++;
       }
-      for (let v = 0; v < CELLS; v++) counts[v + 1]! += counts[v]!;
-      for (let v = 0; v < 256; v++) lowCounts[v + 1]! += lowCounts[v]!;
-      // Two-pass radix sort: by the low bits, then (stably) by cell, so that each cell is in
-      // low-bit order and an exact low value is found by binary search.
-      for (let id = 0; id < n; id++) if (alive[id] === 1) byLow[lowCounts[values[id]! & lowMask]!++] = id;
-      // One substring at a time, so that at most one substring's old and new arrays are held together.
-      this.ids[s] = new Uint32Array(0);
-      this.lows[s] = new Uint8Array(0);
-      this.occupied[s] = new Uint32Array(0);
-      const total = counts[CELLS]!;
-      const ids = new Uint32Array(total);
+      for (const shift of lowBits > 0 ? [0, lowBits, lowBits + 8] : [0, 8]) {
+        digitCounts.fill(0);
+        for (let k = 0; k < total; k++) digitCounts[((keys[k]! >>> shift) & 0xff) + 1]!++;
+        for (let d = 0; d < 256; d++) digitCounts[d + 1]! += digitCounts[d]!;
+        for (let k = 0; k < total; k++) {
+          const at = digitCounts[(keys[k]! >>> shift) & 0xff]!++;
+          keysOut[at] = keys[k]!;
+          orderOut[at] = order[k]!;
+        }
+        [keys, keysOut] = [keysOut, keys];
+        [order, orderOut] = [orderOut, order];
+      }
+      for (let v = 0; v < CELLS; v++) cellCounts[v + 1]! += cellCounts[v]!;
       const lows = new Uint8Array(lowBits > 0 ? total : 0);
-      const offsets = Uint32Array.from(counts);
-      for (let k = 0; k < total; k++) {
-        const id = byLow[k]!;
-        const v = values[id]!;
-        const at = counts[v >>> lowBits]!++;
-        ids[at] = id;
-        if (lowBits > 0) lows[at] = v & lowMask;
-      }
+      for (let k = 0; k < lows.length; k++) lows[k] = keys[k]! & lowMask;
       // Worth its 1–2 MB while most values are free (≤ 1 hash per 4 values) and cells are many (from
       // 64 Ki hashes): then most cells a lookup would visit are skipped without being touched.
       const occupied = new Uint32Array(lowBits > 0 && total >= CELLS && total * 4 <= 2 ** sub.bits ? 2 ** sub.bits / 32 : 0);
-      if (occupied.length > 0) for (let k = 0; k < total; k++) occupied[values[ids[k]!]! >>> 5]! |= 1 << (values[ids[k]!]! & 31);
-      this.offsets[s] = offsets;
-      this.ids[s] = ids;
+      if (occupied.length > 0) for (let k = 0; k < total; k++) occupied[keys[k]! >>> 5]! |= 1 << (keys[k]! & 31);
+      this.offsets[s] = cellCounts.slice();
+      this.ids[s] = order.slice(0, total);
       this.lows[s] = lows;
       this.occupied[s] = occupied;
       this.pending[s]!.clear();

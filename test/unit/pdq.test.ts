@@ -105,6 +105,23 @@ describe('PDQ against the reference hashes', () => {
     }
   });
 
+  test('decodeForPdq keeps the colours under transparent pixels when it reduces (as PIL\'s convert(\'RGB\') does)', async () => {
+    // Left half fully transparent but red underneath; right half opaque blue.
+    const width = 1000;
+    const height = 600;
+    const rgba = new Uint8Array(width * height * 4);
+    for (let p = 0; p < width * height; p++) {
+      const left = p % width < width / 2;
+      rgba.set(left ? [255, 0, 0, 0] : [0, 0, 255, 255], p * 4);
+    }
+    const png = await sharp(rgba, { raw: { width, height, channels: 4 } }).png().toBuffer();
+    const view = await decodeForPdq(png);
+    expect([view.width, view.height, view.channels]).toEqual([512, 307, 3]);
+    const at = (x: number, y: number): number[] => [...view.data.subarray((y * view.width + x) * 3, (y * view.width + x) * 3 + 3)];
+    expect(at(100, 150)).toEqual([255, 0, 0]);
+    expect(at(400, 150)).toEqual([0, 0, 255]);
+  });
+
   test('bridge-1-original (1600 × 1004) is reduced to 512 px before hashing, as the reference does', async () => {
     const view = await decodeForPdq(readFileSync(join(FIXTURE_DIR, 'images/bridge-1-original.jpg')));
     expect([view.width, view.height, view.channels]).toEqual([512, 321, 3]);
