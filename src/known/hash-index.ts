@@ -11,16 +11,19 @@
  * at r = 31, 17 buckets per substring, each of ~n / 65 536 hashes, so ~n / 240 candidates a lookup,
  * each a random read of its hash. That count grows with n and dominates (4 000 candidates at 1M,
  * 40 000 at 10M). The paper's advice is substrings of about log2(n) bits; the default here is
- * m = 11 (3 of 24 bits, 8 of 23), so ⌊31 / 11⌋ = 2 bits per substring and ~n / 3 000 candidates: 8×
- * fewer random reads at 1M and 10M alike (figures in docs/known-images.md). `substrings: 16` gives
- * the MIH256 layout.
+ * m = 11 (3 of 24 bits, 8 of 23), so ⌊31 / 11⌋ = 2 bits per substring (1 for one of them, by the
+ * generalised pigeonhole principle) and ~n / 3 000 candidates: 13× fewer at 1M and 10M alike, for
+ * more cells visited (figures in docs/known-images.md). `substrings: 16` gives the MIH256 layout.
  *
  * Layout, for memory and speed in a JS heap:
  * - every hash once, as 8 big-endian 32-bit words in one Uint32Array (32 bytes a hash);
- * - per substring, a table keyed by its top 16 bits: cell offsets (65 537 × 4 bytes), the ids in
- *   cell order (4 bytes a hash) and, beside each id, the substring's remaining 7–8 bits (1 byte), so
- *   that a visited cell is filtered by reading small contiguous arrays, not the hashes; built by
- *   counting sort. m = 11: 88 bytes a hash in all; m = 16: 97.
+ * - per substring, a table keyed by its top 16 bits: cell offsets (65 537 × 4 bytes) and the ids in
+ *   cell order, each carrying the substring's remaining 7–8 bits in its top byte (while ids fit in
+ *   24 bits; beyond, those bits go to a byte array beside), sorted by them within the cell; so a
+ *   visited cell is filtered from one small contiguous run, not from the hashes. Built by radix sort.
+ *   m = 11: 77 bytes a hash in all (88 past 16.7M hashes); m = 16: 97;
+ * - while at most 1 in 4 of a substring's values is taken (up to ~2–4M hashes), a bitmap of the taken
+ *   values (1–2 MB per substring) lets a lookup skip most cells without touching them.
  * - hashes added after the last build go to small per-substring Maps (top 16 bits → ids), seen by
  *   lookups at once, and are folded into the tables when they grow past a share of them;
  * - removal clears a byte per id; removed ids are skipped, and dropped from the tables at the next
@@ -229,6 +232,11 @@ export class PdqHashIndex {
   private readonly offsets: Uint32Array[] = [];
   private readonly ids: Uint32Array[] = [];
   private readonly lows: Uint8Array[] = [];
+  /**
+   * Per substring: whether each entry of `ids` carries its low bits in its top byte (while ids fit
+   * in 24 bits), so that a cell is read from one array; else they are in `lows`.
+   */
+  private readonly packed: boolean[] = [];
   /** Per substring, one bit per possible value, set where some hash has it; empty when most are. */
   private readonly occupied: Uint32Array[] = [];
   private readonly pending: Map<number, number[]>[] = [];
@@ -236,12 +244,15 @@ export class PdqHashIndex {
   /** Scratch for one lookup: the query's words and substrings. */
   private readonly q = new Uint32Array(WORDS);
   private readonly qSubs: Uint32Array;
+  /** Per substring, the bits it may differ by for the current lookup's radius. */
+  private readonly qRadii: Int32Array;
 
   constructor(options: Partial<HashIndexOptions> = {}) {
     this.options = { ...DEFAULT_HASH_INDEX_OPTIONS, ...options };
     checkOptions(this.options);
     this.subs = substringLayout(this.options.substrings);
     this.qSubs = new Uint32Array(this.subs.length);
+    this.qRadii = new Int32Array(this.subs.length);
     this.words = new Uint32Array(this.options.initialCapacity * WORDS);
     this.alive = new Uint8Array(this.options.initialCapacity);
     for (let s = 0; s < this.subs.length; s++) {
@@ -249,6 +260,7 @@ export class PdqHashIndex {
       this.ids.push(new Uint32Array(0));
       this.lows.push(new Uint8Array(0));
       this.occupied.push(new Uint32Array(0));
+      this.packed.push(false);
       this.pending.push(new Map());
     }
   }
@@ -326,8 +338,9 @@ export class PdqHashIndex {
     checkRadius(radius);
     this.loadQuery(query);
     const out: HashMatch[] = [];
-    const subRadius = Math.floor(radius / this.subs.length);
+    this.loadRadii(radius);
     for (let s = 0; s < this.subs.length; s++) {
+      const subRadius = this.qRadii[s]!;
       const { lowBits } = this.subs[s]!;
       const qv = this.qSubs[s]!;
       const qCell = qv >>> lowBits;
@@ -342,11 +355,11 @@ export class PdqHashIndex {
         for (let m = w === 0 ? 0 : MASK_ENDS[w - 1]!, mEnd = MASK_ENDS[w]!; m < mEnd; m++) {
           const cell = qCell ^ MASKS[m]!;
           if (offsets[cell + 1]! > offsets[cell]! && (occupied.length === 0 || budget > 1 || anyOccupied(occupied, (cell << lowBits) | qLow, lowBits, budget))) {
-            this.visitCell(s, offsets[cell]!, offsets[cell + 1]!, qLow, budget, subRadius, radius, out);
+            this.visitCell(s, offsets[cell]!, offsets[cell + 1]!, qLow, budget, radius, out);
           }
           if (pending.size === 0) continue;
           const bucket = pending.get(cell);
-          if (bucket !== undefined) this.visitPending(s, bucket, subRadius, radius, out);
+          if (bucket !== undefined) this.visitPending(s, bucket, radius, out);
         }
       }
     }
@@ -439,8 +452,10 @@ export class PdqHashIndex {
         [order, orderOut] = [orderOut, order];
       }
       for (let v = 0; v < CELLS; v++) cellCounts[v + 1]! += cellCounts[v]!;
-      const lows = new Uint8Array(lowBits > 0 ? total : 0);
+      const packed = lowBits > 0 && n <= 1 << 24;
+      const lows = new Uint8Array(lowBits > 0 && !packed ? total : 0);
       for (let k = 0; k < lows.length; k++) lows[k] = keys[k]! & lowMask;
+      if (packed) for (let k = 0; k < total; k++) order[k] = (((keys[k]! & lowMask) << 24) | order[k]!) >>> 0;
       // Worth its 1–2 MB while most values are free (≤ 1 hash per 4 values) and cells are many (from
       // 64 Ki hashes): then most cells a lookup would visit are skipped without being touched.
       const occupied = new Uint32Array(lowBits > 0 && total >= CELLS && total * 4 <= 2 ** sub.bits ? 2 ** sub.bits / 32 : 0);
@@ -448,6 +463,7 @@ export class PdqHashIndex {
       this.offsets[s] = cellCounts.slice();
       this.ids[s] = order.slice(0, total);
       this.lows[s] = lows;
+      this.packed[s] = packed;
       this.occupied[s] = occupied;
       this.pending[s]!.clear();
     }
@@ -478,59 +494,74 @@ export class PdqHashIndex {
    * for an exact match (the common case) a binary search, as cells are in low-bit order. The hot
    * loop of a lookup.
    */
-  private visitCell(s: number, from: number, to: number, qLow: number, budget: number, subRadius: number, radius: number, out: HashMatch[]): void {
+  private visitCell(s: number, from: number, to: number, qLow: number, budget: number, radius: number, out: HashMatch[]): void {
     const ids = this.ids[s]!;
     const lows = this.lows[s]!;
+    const packed = this.packed[s]!;
+    const filter = packed || lows.length > 0;
     const { words, q } = this;
     const q0 = q[0]!, q1 = q[1]!, q2 = q[2]!, q3 = q[3]!;
-    const filter = lows.length > 0;
     let k = from;
     let end = to;
     if (filter && budget === 0) {
       let hi = to;
       while (k < hi) {
         const mid = (k + hi) >>> 1;
-        if (lows[mid]! < qLow) k = mid + 1;
+        if ((packed ? ids[mid]! >>> 24 : lows[mid]!) < qLow) k = mid + 1;
         else hi = mid;
       }
       end = k;
-      while (end < to && lows[end] === qLow) end++;
+      while (end < to && (packed ? ids[end]! >>> 24 : lows[end]!) === qLow) end++;
     }
     for (; k < end; k++) {
-      if (filter && budget > 0 && POPCOUNT_8[lows[k]! ^ qLow]! > budget) continue;
-      const id = ids[k]!;
+      const entry = ids[k]!;
+      if (filter && budget > 0 && POPCOUNT_8[(packed ? entry >>> 24 : lows[k]!) ^ qLow]! > budget) continue;
+      const id = packed ? entry & 0xffffff : entry;
       const b = id * WORDS;
       // Half the bits first: an unrelated hash is ~64 apart there already.
       const d = popcount32(words[b]! ^ q0) + popcount32(words[b + 1]! ^ q1) + popcount32(words[b + 2]! ^ q2) + popcount32(words[b + 3]! ^ q3);
-      if (d <= radius) this.confirm(id, d, s, subRadius, radius, out);
+      if (d <= radius) this.confirm(id, d, s, radius, out);
     }
   }
 
   /** Pending entries of a cell: few, so checked straight from their hashes. */
-  private visitPending(s: number, bucket: readonly number[], subRadius: number, radius: number, out: HashMatch[]): void {
+  private visitPending(s: number, bucket: readonly number[], radius: number, out: HashMatch[]): void {
     for (const id of bucket) {
-      if (popcount32(substringOf(this.words, id * WORDS, this.subs[s]!) ^ this.qSubs[s]!) > subRadius) continue;
+      if (popcount32(substringOf(this.words, id * WORDS, this.subs[s]!) ^ this.qSubs[s]!) > this.qRadii[s]!) continue;
       const b = id * WORDS;
       let d = 0;
       for (let i = 0; i < 4; i++) d += popcount32(this.words[b + i]! ^ this.q[i]!);
-      this.confirm(id, d, s, subRadius, radius, out);
+      this.confirm(id, d, s, radius, out);
     }
   }
 
   /** The other half of the distance, and the once-only rule: report from the first substring the hash is near in. */
-  private confirm(id: number, half: number, s: number, subRadius: number, radius: number, out: HashMatch[]): void {
+  private confirm(id: number, half: number, s: number, radius: number, out: HashMatch[]): void {
     const { words, q } = this;
     const b = id * WORDS;
     const d = half + popcount32(words[b + 4]! ^ q[4]!) + popcount32(words[b + 5]! ^ q[5]!) + popcount32(words[b + 6]! ^ q[6]!) + popcount32(words[b + 7]! ^ q[7]!);
     if (d > radius || this.alive[id] === 0) return;
     for (let t = 0; t < s; t++) {
-      if (popcount32(substringOf(words, b, this.subs[t]!) ^ this.qSubs[t]!) <= subRadius) return;
+      if (popcount32(substringOf(words, b, this.subs[t]!) ^ this.qSubs[t]!) <= this.qRadii[t]!) return;
     }
     out.push({ id, distance: d });
   }
 
   private overdue(changes: number): boolean {
     return changes > this.options.rebuildMinPending && changes > this.options.rebuildShare * this.compactEnd;
+  }
+
+  /**
+   * Bits per substring for a radius: ⌊r / m⌋ each, and one less on as many substrings as the sum
+   * allows. Any match differs by at most τ_s bits in some substring s as long as Σ (τ_s + 1) > r
+   * (the generalised pigeonhole principle of Qin et al., ICDE 2018): at r = 31 with 11 substrings,
+   * one of them needs only 1 bit, so its table visits 17 cells instead of 137.
+   */
+  private loadRadii(radius: number): void {
+    const m = this.subs.length;
+    const t = Math.floor(radius / m);
+    const spare = t > 0 ? m * (t + 1) - (radius + 1) : 0;
+    for (let s = 0; s < m; s++) this.qRadii[s] = s < spare ? t - 1 : t;
   }
 
   private loadQuery(query: PdqHash): void {

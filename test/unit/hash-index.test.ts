@@ -53,6 +53,22 @@ function flipSpread(h: PdqHash, bits: number, next: () => number, substrings: nu
   return out;
 }
 
+/** A copy with counts[s] bits flipped in substring s of the index's layout. */
+function flipPerSubstring(h: PdqHash, counts: readonly number[], next: () => number, substrings: number): PdqHash {
+  const layout = substringLayout(substrings);
+  const out = Uint8Array.from(h);
+  counts.forEach((c, s) => {
+    const { start, bits: len } = layout[s]!;
+    for (let k = 0; k < c; k++) {
+      let bit: number;
+      do bit = start + (next() % len);
+      while ((out[bit >> 3]! ^ h[bit >> 3]!) & (0x80 >> (bit & 7)));
+      out[bit >> 3]! ^= 0x80 >> (bit & 7);
+    }
+  });
+  return out;
+}
+
 function ids(ms: readonly HashMatch[]): number[] {
   return ms.map((m) => m.id).sort((a, b) => a - b);
 }
@@ -74,6 +90,29 @@ describe.each([11, 16])('PdqHashIndex with %i substrings', (substrings) => {
         expect({ d, hit: found.find((m) => m.id === target)?.distance }).toEqual({ d, hit: d });
         expect(found).toEqual(index.scan(query));
       }
+    }
+  });
+
+  test('copies at distance 31 that differ by as much as allowed in every substring are found', () => {
+    // Per-substring differences summing to 31 with none smaller than the radius split allows: the
+    // generalised pigeonhole bound is tight here, so any substring given too small a radius misses.
+    const index = PdqHashIndex.fromConcatenated(concat(base), { substrings });
+    const t = Math.floor(31 / substrings);
+    for (let trial = 0; trial < 40; trial++) {
+      const counts = Array.from({ length: substrings }, () => t + 1);
+      // Take off the excess over 31 one bit at a time, from random substrings.
+      let excess = counts.reduce((a, b) => a + b, 0) - 31;
+      while (excess > 0) {
+        const s = next() % substrings;
+        if (counts[s]! > t) {
+          counts[s]!--;
+          excess--;
+        }
+      }
+      const target = (trial * 389) % base.length;
+      const query = flipPerSubstring(base[target]!, counts, next, substrings);
+      expect(hammingDistance(query, base[target]!)).toBe(31);
+      expect({ counts, found: index.lookup(query).some((m) => m.id === target) }).toEqual({ counts, found: true });
     }
   });
 
@@ -182,9 +221,8 @@ describe.each([11, 16])('PdqHashIndex with %i substrings', (substrings) => {
     index.build();
     const s = index.stats();
     expect(s.largestBucket).toEqual({ substring: 0, value: 0xffff, size: 10 });
-    // Words, alive flags, and per substring 65 537 offsets, the ids, and their low bits unless 16 × 16.
-    const perEntry = substrings === 16 ? 4 : 5;
-    expect(s.bytes).toBe(1024 * 32 + 1024 + substrings * (65_537 * 4 + 11 * perEntry));
+    // Words, alive flags, and per substring 65 537 offsets and the ids (carrying their low bits).
+    expect(s.bytes).toBe(1024 * 32 + 1024 + substrings * (65_537 * 4 + 11 * 4));
   });
 
   test('bad arguments are refused, naming the parameter and the value', () => {
