@@ -144,6 +144,20 @@ describe('dihedral hashes', () => {
     expect(hexes.size).toBe(8);
   });
 
+  test('with the symmetric view, mirrored and rotated copies of a photo give its dihedral hashes', async () => {
+    const bytes = readFileSync(join(FIXTURE_DIR, 'images/bridge-1-original.jpg'));
+    const { hashes } = pdqDihedralHashes(await decodeForPdq(bytes, { view: 'symmetric' }));
+    const copies: [DihedralName, sharp.Sharp][] = [
+      ['flipY', sharp(bytes).flop()], ['flipX', sharp(bytes).flip()], ['rotate180', sharp(bytes).rotate(180)],
+      // sharp turns clockwise; the reference's rotate90 is anticlockwise.
+      ['rotate270', sharp(bytes).rotate(90)], ['rotate90', sharp(bytes).rotate(270)],
+    ];
+    for (const [name, copy] of copies) {
+      const h = pdqHash(await decodeForPdq(await copy.png().toBuffer(), { view: 'symmetric' })).hash;
+      expect({ name, near: hammingDistance(h, hashes[name]) <= 4 }).toEqual({ name, near: true });
+    }
+  });
+
   test('pdqDihedralHashes().hashes.original is pdqHash(), with the same quality', async () => {
     const view = await decodeForPdq(readFileSync(join(FIXTURE_DIR, 'images/q0291.jpg')));
     const single = pdqHash(view);

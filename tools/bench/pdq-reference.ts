@@ -4,8 +4,8 @@
  *   npx tsx tools/bench/pdq-reference.ts [--reference-cmd PATH] [--runs N]
  *
  * 1. For each reference image (../shared/pdq-reference, else test/fixtures/pdq), the Hamming distance
- *    from our hash to the reference's, for two views: the full decode and `decodeForPdq` (≤ 512 px,
- *    as the reference implementations hash).
+ *    from our hash to the reference's, for three views: the full decode, `decodeForPdq` (≤ 512 px, as
+ *    the reference implementations hash) and `decodeForPdq` with the 'symmetric' view (576 × 576).
  * 2. With --reference-cmd, a program built from the reference C++ that reads raw pixel files
  *    (12-byte header: width, height, channels as little-endian uint32; then the pixels) named on its
  *    command line and prints `file quality hash×8` per file (the eight dihedral hashes in the
@@ -43,6 +43,7 @@ async function referenceDistances(): Promise<Map<string, PixelView>> {
   const rows: string[] = [];
   const full: number[] = [];
   const small: number[] = [];
+  const square: number[] = [];
   for (const [name, hex] of Object.entries(hashes)) {
     const bytes = readFileSync(join(dir, name));
     const expected = pdqHashFromHex(hex);
@@ -50,17 +51,20 @@ async function referenceDistances(): Promise<Map<string, PixelView>> {
     views.set(name, fv);
     const f = pdqHash(fv);
     const s = pdqHash(await decodeForPdq(bytes));
+    const q = pdqHash(await decodeForPdq(bytes, { view: 'symmetric' }));
     const df = hammingDistance(f.hash, expected);
     const ds = hammingDistance(s.hash, expected);
+    const dq = hammingDistance(q.hash, expected);
     full.push(df);
     small.push(ds);
-    rows.push(`| ${name} | ${fv.width}×${fv.height} | ${s.quality} | ${df} | ${ds} |`);
+    square.push(dq);
+    rows.push(`| ${name} | ${fv.width}×${fv.height} | ${s.quality} | ${df} | ${ds} | ${dq} |`);
   }
   console.log(`\n## Distance to the reference hashes (${dir}, ${rows.length} images)\n`);
-  console.log('| image | size | quality | full decode | decodeForPdq (≤ 512 px) |');
-  console.log('| --- | --- | ---: | ---: | ---: |');
+  console.log('| image | size | quality | full decode | decodeForPdq (reference view, ≤ 512 px) | decodeForPdq (symmetric view, 576²) |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: |');
   for (const r of rows) console.log(r);
-  console.log(`\nfull decode: ${summary(full)}; decodeForPdq: ${summary(small)}`);
+  console.log(`\nfull decode: ${summary(full)}; reference view: ${summary(small)}; symmetric view: ${summary(square)}`);
   return views;
 }
 

@@ -1,11 +1,11 @@
 /**
  * How well PDQ matches transformed copies of real photos, and how rarely it matches unrelated ones.
  *
- *   npx tsx tools/bench/pdq-robustness.ts
+ *   npx tsx tools/bench/pdq-robustness.ts [--view reference|symmetric]
  *
  * For every photo of samples/ and ../shared/images (when present), each transform below is applied
  * with sharp and the result encoded as an upload would be; the copy is then decoded and hashed the
- * way the worker will (`decodeForPdq`, `pdqHash`). Printed per transform: the share of copies within
+ * way the worker will (`decodeForPdq` with the chosen view, `pdqHash`). Printed per transform: the share of copies within
  * distance 31 of the original's hash, and within 31 of any of the original's eight dihedral hashes
  * (what a lookup with the dihedral hashes finds), with the median and largest distance.
  * Unrelated pairs: every original and copy against every original of another scene (file names
@@ -14,7 +14,7 @@
 import sharp from 'sharp';
 import { median, percentile } from '../../bench/measure';
 import { DIHEDRAL_NAMES, hammingDistance, minHammingDistance, pdqDihedralHashes, pdqHash, PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, type PdqHash } from '../../src/known/pdq';
-import { decodeForPdq } from '../../src/known/pdq-decode';
+import { decodeForPdq, type PdqDecodeOptions } from '../../src/known/pdq-decode';
 import { benchPhotos, machineLine, sceneOf, type PhotoFile } from './pdq-common';
 
 interface Transform {
@@ -87,8 +87,10 @@ interface Copy {
   readonly quality: number;
 }
 
+const VIEW: PdqDecodeOptions['view'] = process.argv.includes('--view') && process.argv[process.argv.indexOf('--view') + 1] === 'symmetric' ? 'symmetric' : 'reference';
+
 async function hashOriginal(photo: PhotoFile): Promise<Original> {
-  const r = pdqDihedralHashes(await decodeForPdq(photo.bytes));
+  const r = pdqDihedralHashes(await decodeForPdq(photo.bytes, { view: VIEW }));
   return { photo, quality: r.quality, hash: r.hashes.original, dihedral: DIHEDRAL_NAMES.map((n) => r.hashes[n]) };
 }
 
@@ -100,8 +102,9 @@ function rate(ds: readonly number[]): string {
 async function main(): Promise<void> {
   sharp.concurrency(1);
   const photos = benchPhotos();
-  console.log(`# PDQ robustness\n\n${machineLine()}\ncommand: npx tsx tools/bench/pdq-robustness.ts\n`);
-  console.log(`${photos.length} photos (samples/ and ../shared/images), hashed from decodeForPdq views (≤ 512 px); a match is distance ≤ ${PDQ_MATCH_DISTANCE}.\n`);
+  console.log(`# PDQ robustness, ${VIEW} view\n\n${machineLine()}\ncommand: npx tsx tools/bench/pdq-robustness.ts --view ${VIEW}\n`);
+  const viewLabel = VIEW === 'symmetric' ? '576 × 576' : '≤ 512 px, aspect kept';
+  console.log(`${photos.length} photos (samples/ and ../shared/images), hashed from decodeForPdq's ${VIEW} view (${viewLabel}); a match is distance ≤ ${PDQ_MATCH_DISTANCE}.\n`);
   const originals: Original[] = [];
   const copies: Copy[] = [];
   for (const photo of photos) {
@@ -112,7 +115,7 @@ async function main(): Promise<void> {
     const png = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).png({ compressionLevel: 1 }).toBuffer();
     for (const t of TRANSFORMS) {
       const bytes = await t.apply(png, info.width, info.height);
-      const r = pdqHash(await decodeForPdq(bytes));
+      const r = pdqHash(await decodeForPdq(bytes, { view: VIEW }));
       copies.push({ from: o, transform: t, hash: r.hash, quality: r.quality });
     }
   }
