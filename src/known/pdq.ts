@@ -15,8 +15,9 @@
  *    128th smallest).
  *
  * The eight dihedral hashes (rotations, flips) come from the same 16 × 16 coefficients with sign
- * changes and a transpose, as the reference does. Given the same pixels, hashes equal the C++
- * reference bit for bit (checked in docs/known-images.md).
+ * changes and a transpose, as the reference does. Given the same pixels, quality and all eight hashes
+ * equal the C++ reference's on 47 of 48 test images; on the 48th (quality 3, nearly flat) two of the
+ * dihedral hashes differ by 2 bits, from float rounding near the median (docs/known-images.md).
  *
  * Bit layout and hex follow the reference's `Hash256`: 16 words of 16 bits, word i holds DCT row i,
  * bit j column j, and the hex string is word 15 first. A {@link PdqHash} is the 32 bytes that hex
@@ -48,9 +49,9 @@ export type DihedralName = (typeof DIHEDRAL_NAMES)[number];
 
 export interface PdqDihedralResult {
   /**
-   * The hash the image would have after each transform, e.g. `rotate90` is the hash of this image
-   * rotated by 90°; `flipX` mirrors top to bottom, `flipY` left to right, `flipPlus1` and
-   * `flipMinus1` across the two diagonals.
+   * The hash the image would have after each transform: `rotate90` is this image turned 90°
+   * anticlockwise (`rotate270` clockwise); `flipX` mirrors it top to bottom, `flipY` left to right,
+   * `flipPlus1` across the main diagonal (transpose), `flipMinus1` across the other.
    */
   readonly hashes: Readonly<Record<DihedralName, PdqHash>>;
   readonly quality: number;

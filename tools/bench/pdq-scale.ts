@@ -51,7 +51,10 @@ interface Memory {
   readonly heapAndBuffers: number;
 }
 
-function memory(): Memory {
+/** After a full GC and a pause: V8 frees the memory of dead ArrayBuffers on a background thread. */
+async function memory(): Promise<Memory> {
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 500));
   gc();
   const m = process.memoryUsage();
   return { rss: m.rss, heapAndBuffers: m.heapUsed + m.arrayBuffers };
@@ -140,14 +143,14 @@ export interface ScaleRow {
 }
 
 async function child(kind: string, n: number, nQueries: number, nScan: number, substrings: number): Promise<ScaleRow> {
-  const before = memory();
+  const before = await memory();
   const data = await makeDataset(kind, n, nQueries);
   const t0 = performance.now();
   const index = PdqHashIndex.fromConcatenated(data.bytes, { substrings });
   const buildMs = performance.now() - t0;
   const queries = data.queries;
   (data as { bytes?: Uint8Array }).bytes = undefined;
-  const after = memory();
+  const after = await memory();
   const stats = index.stats();
 
   for (const q of queries.slice(0, 50)) index.lookup(q.hash); // warm the JIT
@@ -270,7 +273,7 @@ async function loadChild(source: string, where: string, n: number): Promise<Load
   const index = PdqHashIndex.fromConcatenated(chunks);
   const buildMs = performance.now() - t1;
   chunks = [];
-  const m = memory();
+  const m = await memory();
   if (index.size !== n) throw new Error(`loaded ${index.size} hashes, expected ${n}`);
   return { source, n, readMs, buildMs, rssAfter: m.rss, heapAfter: m.heapAndBuffers };
 }
