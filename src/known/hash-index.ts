@@ -53,7 +53,8 @@ export interface HashIndexOptions {
   readonly initialCapacity: number;
   /**
    * Hashes added (or removed) since the last build, as a share of those in the tables, past which
-   * the tables are rebuilt (a pause of roughly 0.1–0.2 s per million hashes).
+   * the tables are rebuilt: a pause of the calling thread of ~0.5–0.7 s per million hashes
+   * (docs/known-images.md).
    * @defaultValue 0.25
    */
   readonly rebuildShare: number;
