@@ -47,7 +47,7 @@ export interface HashIndexOptions {
    */
   readonly substrings: number;
   /**
-   * Hashes room is made for up front; the store doubles when full.
+   * Hashes room is made for up front; the store grows by half when full.
    * @defaultValue 1024
    */
   readonly initialCapacity: number;
@@ -280,7 +280,8 @@ export class PdqHashIndex {
       }
       total += bytes.length / PDQ_HASH_BYTES;
     }
-    const index = new PdqHashIndex({ ...options, initialCapacity: Math.max(1, total) });
+    // Room for a sixteenth more, so that the first additions do not copy the whole store.
+    const index = new PdqHashIndex({ ...options, initialCapacity: total + Math.max(1024, total >>> 4) });
     let id = 0;
     for (const bytes of list) {
       for (let b = 0; b < bytes.length; b += PDQ_HASH_BYTES, id++) loadWords(bytes, b, index.words, id * WORDS);
@@ -300,7 +301,8 @@ export class PdqHashIndex {
   /** Adds a hash and returns its id (ids count up from 0 and are never reused). */
   add(hash: PdqHash): number {
     checkHash(hash, 'hash');
-    if (this.count === this.alive.length) this.grow(this.count * 2);
+    // Half again, not double: at 10M hashes doubling would reserve another 320 MB at once.
+    if (this.count === this.alive.length) this.grow(Math.max(this.count + 1024, Math.ceil(this.count * 1.5)));
     const id = this.count++;
     loadWords(hash, 0, this.words, id * WORDS);
     this.alive[id] = 1;

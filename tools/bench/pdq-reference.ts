@@ -1,7 +1,7 @@
 /**
  * PDQ against the reference: distances to Meta's reference hashes, and the cost of hashing.
  *
- *   npx tsx tools/bench/pdq-reference.ts [--reference-cmd PATH] [--runs N]
+ *   npx tsx tools/bench/pdq-reference.ts [--reference-cmd PATH [--with-photos]] [--runs N]
  *
  * 1. For each reference image (../shared/pdq-reference, else test/fixtures/pdq), the Hamming distance
  *    from our hash to the reference's, for three views: the full decode, `decodeForPdq` (≤ 512 px, as
@@ -9,7 +9,8 @@
  * 2. With --reference-cmd, a program built from the reference C++ that reads raw pixel files
  *    (12-byte header: width, height, channels as little-endian uint32; then the pixels) named on its
  *    command line and prints `file quality hash×8` per file (the eight dihedral hashes in the
- *    reference's order): the share of images whose nine values equal ours given the same pixels.
+ *    reference's order): the share of images whose nine values equal ours given the same pixels;
+ *    with --with-photos, the photos of samples/ and ../shared/images too, at full size.
  * 3. Milliseconds to hash (pixels → hash, no decode) a 1 MP and a 12 MP view, full size and after
  *    `decodeForPdq`, with the decode times beside them.
  */
@@ -159,7 +160,10 @@ async function main(): Promise<void> {
   sharp.concurrency(1);
   const views = await referenceDistances();
   const cmd = arg('--reference-cmd');
-  if (cmd !== undefined) compareWithReferenceProgram(cmd, views);
+  if (cmd !== undefined) {
+    if (process.argv.includes('--with-photos')) for (const p of benchPhotos()) views.set(p.name, await fullView(p.bytes));
+    compareWithReferenceProgram(cmd, views);
+  }
   await hashingCost(Number(arg('--runs') ?? 15));
 }
 
