@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadavg, cpus, totalmem } from 'node:os';
-import { processThreads } from '../../bench/measure';
+import { processThreads } from './measure';
 
 /** The repository root and ../shared beside it. */
 export const REPO_DIR = resolve(__dirname, '../..');

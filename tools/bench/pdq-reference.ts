@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { median, percentile } from '../../bench/measure';
+import { median, percentile } from './measure';
 import { DIHEDRAL_NAMES, hammingDistance, pdqDihedralHashes, pdqHash, pdqHashFromHex, pdqHashToHex, type PixelView } from '../../src/known/pdq';
 import { decodeForPdq } from '../../src/known/pdq-decode';
 import { benchPhotos, machineLine, referenceVectors } from './pdq-common';

@@ -12,7 +12,7 @@
  * start with the scene), plain and with the eight dihedral hashes.
  */
 import sharp from 'sharp';
-import { median, percentile } from '../../bench/measure';
+import { median, percentile } from './measure';
 import { DIHEDRAL_NAMES, hammingDistance, minHammingDistance, pdqDihedralHashes, pdqHash, PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, type PdqHash } from '../../src/known/pdq';
 import { decodeForPdq, type PdqDecodeOptions } from '../../src/known/pdq-decode';
 import { benchPhotos, machineLine, sceneOf, type PhotoFile } from './pdq-common';

@@ -24,7 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { median, percentile } from '../../bench/measure';
+import { median, percentile } from './measure';
 import { PdqHashIndex, type HashMatch } from '../../src/known/hash-index';
 import { PDQ_MATCH_DISTANCE, type PdqHash } from '../../src/known/pdq';
 import { mainThreadCpuMs, machineLine, mib } from './pdq-common';
