@@ -16,6 +16,7 @@ import { validatePreprocessOptions, type DecodeOptions, type PreprocessOptions }
 import type { FetchedObject, ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
 import type { ByteBudget } from './byte-budget';
+import type { KnownImages } from '../known/known-images';
 import type { PipelineObserver } from './pipeline-observer';
 import type { StorageBreaker } from './storage-breaker';
 import type { VerdictPublisher } from './verdict-publisher';
@@ -29,6 +30,8 @@ export interface ModelIdentity {
 /** Where images are decoded (the image pool, or a fake in tests). */
 export interface ImageDecoder {
   decode(task: DecodeTask): Promise<DecodeOutcome>;
+  /** sha256 of the bytes, off the main thread; the bytes come back (moved, not copied). */
+  hash(bytes: Uint8Array): Promise<{ sha256: string; bytes: Uint8Array }>;
 }
 
 export interface PipelineOptions {
@@ -64,6 +67,8 @@ export interface PipelineOptions {
   readonly onModelBroken?: (reason: string) => void;
   /** Signs each verdict before it is published or stored (REVMOD_SIGNING_KEY). */
   readonly sign?: (verdict: Verdict) => Verdict;
+  /** Known images: exact-duplicate verdict reuse and near-duplicate lists. */
+  readonly known?: KnownImages;
 }
 
 /** One frame's tensor waiting for its batch, with its image's pool timings for the batch log line. */
@@ -188,10 +193,18 @@ export class ModerationPipeline {
       }
       fetchMs = msSince(tFetch);
       this.o.storageBreaker?.success();
+      let bytes: Uint8Array = fetched.bytes;
+      if (this.o.known) {
+        // Exact copies first: a verdict (or a person's decision) on these bytes stands, no inference.
+        const hashed = await this.o.decoder.hash(bytes);
+        bytes = hashed.bytes;
+        const reuse = await this.o.known.exact(hashed.sha256, { modelSha256: this.o.model.sha256, policyVersion: this.o.policy.version });
+        if (reuse) return await this.reuse(base, reuse, this.contentOf(fetched, hashed.sha256), fetchMs, log);
+      }
       try {
         decoded = await this.o.decoder.decode({
-          bytes: fetched.bytes, preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
-          maxFrames: this.o.maxFrames, detectors: this.o.detectors, keepRgbView: false,
+          bytes, preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
+          maxFrames: this.o.maxFrames, detectors: this.o.detectors, keepRgbView: false, pdq: this.o.known?.usesPdq ?? false,
         });
       } catch (err) {
         return await this.failItem(base, err, { fetchMs, decodeMs: 0 }, this.contentOf(fetched, undefined), log);
@@ -204,11 +217,17 @@ export class ModerationPipeline {
       return this.failItem(base, new RevmodError(decoded.code, decoded.message), { fetchMs, decodeMs: 0 }, version, log);
     }
     const decodeMs = round1(decoded.decodeMs);
+    const signals = this.o.known && decoded.pdq ? [...decoded.signals, ...(await this.o.known.similar(decoded.pdq, data.meta))] : decoded.signals;
+    const t = { fetchMs, decodeMs, detectMs: round1(decoded.detectMs) };
+    if (signals.some((sig) => this.o.policy.skipClassifierFor.includes(sig.reason))) {
+      // The policy trusts these signals without the model (e.g. a listed known-good image).
+      return this.finish(base, this.decideWithoutScores(base, decoded, signals, version, t), log);
+    }
 
     let frames: FrameResult[];
     try {
       const enqueuedAt = performance.now();
-      const fired = decoded.signals.map((sig) => sig.detector);
+      const fired = signals.map((sig) => sig.detector);
       frames = await Promise.all(decoded.tensors.map((tensor) => this.batcher.add({ tensor, enqueuedAt, decodeMs, detectMs: decoded.detectMs, fired })));
     } catch (err) {
       const e = toRevmodError(err);
@@ -216,10 +235,50 @@ export class ModerationPipeline {
       log.warn({ code: e.code, attempt: base.attempt }, `batch failed, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
-    const verdict = this.sealed(this.judge(base, decoded, frames, version, { fetchMs, decodeMs, detectMs: round1(decoded.detectMs) }));
+    return this.finish(base, this.judge(base, decoded, signals, frames, version, t), log);
+  }
+
+  /** Signs, publishes and (when scored) remembers a verdict. */
+  private async finish(base: JobBase, unsigned: Verdict, log: Logger): Promise<Verdict> {
+    const verdict = this.sealed(unsigned);
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);
+    if (this.o.known && verdict.error === undefined && verdict.reusedFrom === undefined) {
+      // Best effort: a lost cache entry only costs a later inference.
+      await this.o.known.remember(verdict).catch((err: Error) => log.warn({ err: err.message }, 'could not remember the verdict for reuse'));
+    }
     return verdict;
+  }
+
+  /** A verdict repeating an earlier one about the same bytes. */
+  private reuse(base: JobBase, reuse: { verdict: Verdict; source: 'verdict' | 'decision' }, version: VerdictContentVersion, fetchMs: number, log: Logger): Promise<Verdict> {
+    const earlier = reuse.verdict;
+    const { signature: _s, ...rest } = earlier;
+    const verdict: Verdict = {
+      ...rest,
+      schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key, version,
+      ...(reuse.source === 'decision' ? { reasons: [...new Set(['known_decision', ...earlier.reasons.filter((r) => r !== 'error')])] } : {}),
+      reusedFrom: earlier.id,
+      timings: this.timings(base.data, base.queueMs, fetchMs, 0, 0, 0),
+      batch: null,
+      meta: base.data.meta, attempt: base.attempt, worker: WORKER_ID, decidedAt: new Date().toISOString(),
+    };
+    log.info({ reusedFrom: earlier.id, source: reuse.source }, `verdict reused for identical bytes (${reuse.source})`);
+    return this.finish(base, verdict, log);
+  }
+
+  /** The policy on signals alone (no scores): for uploads the policy trusts without the model. */
+  private decideWithoutScores(base: JobBase, decoded: DecodeSuccess, signals: readonly Signal[], version: VerdictContentVersion, t: { fetchMs: number; decodeMs: number; detectMs: number }): Verdict {
+    const outcome = this.o.policy.evaluate({ scores: undefined, signals, meta: base.data.meta });
+    return {
+      schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key, version,
+      decision: outcome.decision, label: null, scores: null, reasons: outcome.reasons, labels: outcome.labels, evidence: evidenceOf(signals),
+      policy: { name: this.o.policy.name, version: this.o.policy.version },
+      ...(decoded.pages > 1 ? { frames: { count: decoded.pages, judged: decoded.frames, worst: decoded.frames[0]! } } : {}),
+      model: this.modelOf(this.o.engine.provider ?? 'none'),
+      timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0, t.detectMs), batch: null,
+      meta: base.data.meta, attempt: base.attempt, worker: WORKER_ID, decidedAt: new Date().toISOString(),
+    };
   }
 
   /** The verdict as published and stored: signed when a key is configured. */
@@ -236,7 +295,7 @@ export class ModerationPipeline {
   }
 
   /** Scores every judged frame, takes the worst, and lets the policy decide. */
-  private judge(base: JobBase, decoded: DecodeSuccess, frames: readonly FrameResult[], version: VerdictContentVersion, t: { fetchMs: number; decodeMs: number; detectMs: number }): Verdict {
+  private judge(base: JobBase, decoded: DecodeSuccess, signals: readonly Signal[], frames: readonly FrameResult[], version: VerdictContentVersion, t: { fetchMs: number; decodeMs: number; detectMs: number }): Verdict {
     const first = frames[0]!;
     const timings = this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, first.batchWaitMs, first.inferMs, t.detectMs);
     const scored = frames.map((f) => scoreRow(f.row, this.reading));
@@ -247,11 +306,11 @@ export class ModerationPipeline {
       return this.errorVerdict(base, e, timings, first.batch, version);
     }
     const { scores, index } = worstFrame(scored as ImageScores[]);
-    const outcome = this.o.policy.evaluate({ scores, signals: decoded.signals, meta: base.data.meta });
+    const outcome = this.o.policy.evaluate({ scores, signals, meta: base.data.meta });
     return {
       schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key, version,
       decision: outcome.decision, label: scores.label, scores: scores.classes, groups: scores.groups, violate: scores.violate, topClass: scores.topClass,
-      reasons: outcome.reasons, labels: outcome.labels, evidence: evidenceOf(decoded.signals),
+      reasons: outcome.reasons, labels: outcome.labels, evidence: evidenceOf(signals),
       policy: { name: this.o.policy.name, version: this.o.policy.version },
       ...(decoded.pages > 1 ? { frames: { count: decoded.pages, judged: decoded.frames, worst: decoded.frames[index]! } } : {}),
       model: this.modelOf(first.provider), timings, batch: first.batch,

@@ -88,6 +88,11 @@ const policyFileSchema = z.strictObject({
     categories: z.record(z.string(), z.strictObject({ review: z.number().optional(), block: z.number().nullable().optional() })).optional(),
   }).optional(),
   rules: z.array(ruleSchema).min(1),
+  /**
+   * Signals the policy trusts without the model: an upload carrying one is decided on its signals
+   * alone, with no inference (e.g. `known_ok`, a listed known-good image). OCR and QR still run.
+   */
+  skipClassifierFor: z.array(z.string().min(1)).default([]),
 });
 
 export type PolicyRule = z.infer<typeof ruleSchema>;
@@ -132,6 +137,8 @@ export interface Policy {
   readonly version: string;
   readonly thresholds: PolicyThresholds;
   readonly rules: readonly PolicyRule[];
+  /** Signal reasons that skip the classifier (see the policy file's `skipClassifierFor`). */
+  readonly skipClassifierFor: readonly string[];
   evaluate(input: PolicyInput): PolicyOutcome;
 }
 
@@ -145,7 +152,7 @@ function get(obj: unknown, path: string): unknown {
  * Builds a policy over `groups` (the card's violation groups), with `thresholds` already resolved.
  * @throws RevmodError CONFIG_INVALID naming the rule and field of a rule that cannot apply.
  */
-export function compilePolicy(name: string, rules: readonly PolicyRule[], thresholds: PolicyThresholds, violationGroups: readonly string[]): Policy {
+export function compilePolicy(name: string, rules: readonly PolicyRule[], thresholds: PolicyThresholds, violationGroups: readonly string[], skipClassifierFor: readonly string[] = []): Policy {
   const problems = validateThresholds(thresholds);
   if (problems.length > 0) throw new RevmodError('CONFIG_INVALID', `policy ${name}: thresholds: ${problems.join('; ')}`);
   for (const group of Object.keys(thresholds.categories ?? {})) {
@@ -228,9 +235,9 @@ export function compilePolicy(name: string, rules: readonly PolicyRule[], thresh
     return true;
   };
 
-  const version = createHash('sha256').update(canonicalJson({ name, rules, thresholds })).digest('hex').slice(0, 16);
+  const version = createHash('sha256').update(canonicalJson({ name, rules, thresholds, ...(skipClassifierFor.length > 0 ? { skipClassifierFor } : {}) })).digest('hex').slice(0, 16);
   return {
-    name, version, thresholds, rules,
+    name, version, thresholds, rules, skipClassifierFor,
     evaluate(input) {
       let decision: Decision = 'pass';
       const hits: Array<{ rule: PolicyRule; action: Decision }> = [];

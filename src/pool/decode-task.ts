@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { toRevmodError, type ErrorCode } from '@revmod/client';
 import { CHEAP_DETECTORS } from '../detectors/registry';
 import type { Signal } from '../detectors/detector';
+import sharp from 'sharp';
+import { DIHEDRAL_NAMES, PDQ_DOWNSAMPLE_MAX_SIDE_PX, pdqDihedralHashes, pdqHashToHex } from '../known/pdq';
 import { decodeImage, type PixelView } from '../preprocess/decode-image-views';
 import { createChwNormalizer, writeNormalizedChw, type ChwNormalizer } from '../preprocess/normalize';
 import type { NormalizationSpec, PreprocessOptions } from '../preprocess/preprocess-options';
@@ -22,6 +24,15 @@ export interface DecodeTask {
   readonly detectors: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** Also hand back the RGB view (for OCR, which runs in its own pool). */
   readonly keepRgbView: boolean;
+  /** Also compute the PDQ perceptual hash and its 7 dihedral variants (known-image lists). */
+  readonly pdq: boolean;
+}
+
+/** PDQ of the upload as judged (upright, from the same decode), hex, with its quality (0–100). */
+export interface PdqHashes {
+  /** The image's hash first, then its 7 rotations and flips (the dihedral hashes). */
+  readonly hashes: readonly string[];
+  readonly quality: number;
 }
 
 export interface DecodeSuccess {
@@ -39,6 +50,7 @@ export interface DecodeSuccess {
   readonly tensors: readonly Float32Array[];
   readonly signals: readonly Signal[];
   readonly rgbView: PixelView | undefined;
+  readonly pdq: PdqHashes | undefined;
   readonly decodeMs: number;
   readonly detectMs: number;
 }
@@ -51,6 +63,24 @@ export interface DecodeFailure {
 }
 
 export type DecodeOutcome = DecodeSuccess | DecodeFailure;
+
+/** PDQ from the RGB view, reduced to PDQ's 512-pixel side when it is larger. */
+async function pdqOf(rgb: PixelView): Promise<PdqHashes> {
+  let view: PixelView = rgb;
+  if (Math.max(rgb.width, rgb.height) > PDQ_DOWNSAMPLE_MAX_SIDE_PX) {
+    const side = PDQ_DOWNSAMPLE_MAX_SIDE_PX;
+    const { data, info } = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: rgb.channels } })
+      .resize({ width: side, height: side, fit: 'inside' }).raw().toBuffer({ resolveWithObject: true });
+    view = { data, width: info.width, height: info.height, channels: 3 };
+  }
+  const { hashes, quality } = pdqDihedralHashes(view);
+  return { hashes: DIHEDRAL_NAMES.map((n) => pdqHashToHex(hashes[n])), quality };
+}
+
+/** sha256 of an upload, in a pool thread (hashing megabytes would cost the main thread milliseconds); the bytes go back. */
+export function hash(task: { readonly bytes: Uint8Array }): { sha256: string; bytes: Uint8Array } {
+  return { sha256: createHash('sha256').update(task.bytes).digest('hex'), bytes: task.bytes };
+}
 
 const normalizers = new Map<string, ChwNormalizer>();
 
@@ -78,7 +108,7 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
   try {
     const decoded = await decodeImage(bytes, task.preprocess, {
       greyMaxSide: Math.max(0, ...needs.map((n) => n.greyMaxSide)),
-      rgbMaxSide: Math.max(task.keepRgbView ? 1 : 0, ...needs.map((n) => n.rgbMaxSide)),
+      rgbMaxSide: Math.max(task.keepRgbView ? 1 : 0, task.pdq ? PDQ_DOWNSAMPLE_MAX_SIDE_PX : 0, ...needs.map((n) => n.rgbMaxSide)),
       maxFrames: task.maxFrames,
     });
     const normalizer = normalizerFor(task.normalization, task.preprocess.cropSize);
@@ -91,6 +121,7 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
     const views = { grey: decoded.grey, rgb: decoded.rgb };
     const signals: Signal[] = [];
     for (const { detector, options } of detectors) signals.push(...(await detector.detect(views, options)));
+    const pdq = task.pdq && decoded.rgb ? await pdqOf(decoded.rgb) : undefined;
     const t2 = performance.now();
     return {
       ok: true, sha256, format: decoded.header.format,
@@ -98,6 +129,7 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
       pages: decoded.header.pages, frames: decoded.frames, tensors, signals,
       // A copy the pool owns outright, so that it can be transferred (libvips' output buffers may not be).
       rgbView: task.keepRgbView && decoded.rgb ? { ...decoded.rgb, data: new Uint8Array(decoded.rgb.data) } : undefined,
+      pdq,
       decodeMs: t1 - t0, detectMs: t2 - t1,
     };
   } catch (err) {

@@ -7,6 +7,11 @@ import { RevmodError } from '@revmod/client';
 import { threadEntry } from '../util/thread-entry';
 import type { DecodeOutcome, DecodeTask } from './decode-task';
 
+/** Bytes that own their whole ArrayBuffer (a transfer moves the whole buffer): a view is copied first. */
+function ownedBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b);
+}
+
 export interface ImagePoolOptions {
   /** Threads decoding at once. 0: one per core. @defaultValue 0 */
   readonly threads?: number;
@@ -57,10 +62,20 @@ export class ImagePool {
    */
   async decode(task: DecodeTask): Promise<DecodeOutcome> {
     if (this.closing) throw new RevmodError('SHUTTING_DOWN', 'the image pool is closed');
-    const b = task.bytes;
-    const bytes = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b);
+    const bytes = ownedBytes(task.bytes);
     try {
       return (await this.piscina.run({ ...task, bytes }, { name: 'decode', transferList: [bytes.buffer as ArrayBuffer] })) as DecodeOutcome;
+    } catch (err) {
+      throw new RevmodError('INTERNAL', `image pool thread failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+
+  /** sha256 of an upload, in a pool thread; the bytes are moved there and back. */
+  async hash(bytes: Uint8Array): Promise<{ sha256: string; bytes: Uint8Array }> {
+    if (this.closing) throw new RevmodError('SHUTTING_DOWN', 'the image pool is closed');
+    const own = ownedBytes(bytes);
+    try {
+      return (await this.piscina.run({ bytes: own }, { name: 'hash', transferList: [own.buffer as ArrayBuffer] })) as { sha256: string; bytes: Uint8Array };
     } catch (err) {
       throw new RevmodError('INTERNAL', `image pool thread failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }

@@ -78,7 +78,7 @@ export async function loadWorkerPolicy(config: RevmodConfig, model: LoadedModel)
   const file = config.policy.file !== undefined ? await readPolicyFile(config.policy.file) : undefined;
   const thresholds = effectiveThresholds(config, model, file?.thresholds);
   const violationGroups = [...new Set(Object.values(model.card.groups))].filter((g) => g !== NORMAL_GROUP);
-  return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups);
+  return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups, file?.skipClassifierFor ?? []);
 }
 
 /** An eighth of the memory this process may use (its cgroup's limit, else the machine's RAM). */

@@ -10,9 +10,10 @@ import type { VerdictPublisher } from '../../src/pipeline/verdict-publisher';
 import { parseModelCard } from '../../src/model/model-card';
 import { DEFAULT_DECODE_OPTIONS } from '../../src/preprocess';
 import type { FetchedObject, ObjectStore } from '../../src/storage';
-import { decode } from '../../src/pool/decode-task';
+import { decode, hash } from '../../src/pool/decode-task';
 import { compilePolicy, DEFAULT_RULES } from '../../src/policy';
 import { jobIdFor } from '@revmod/client';
+import type { KnownImages } from '../../src/known/known-images';
 
 /** A backend that answers fixed logits, or fails as told. */
 class FakeBackend implements InferenceBackend {
@@ -62,16 +63,17 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     photo = await sharp({ create: { width: 300, height: 260, channels: 3, background: { r: 90, g: 140, b: 60 } } }).jpeg().toBuffer();
   });
 
-  function pipeline(store: FakeStore, backend: FakeBackend, options: { breaker?: StorageBreaker; pauses?: number[]; broken?: string[]; batchSize?: number; maxWaitMs?: number } = {}) {
+  function pipeline(store: FakeStore, backend: FakeBackend, options: { breaker?: StorageBreaker; pauses?: number[]; broken?: string[]; batchSize?: number; maxWaitMs?: number; known?: KnownImages; skipClassifierFor?: string[] } = {}) {
     const published: Verdict[] = [];
     const retries: string[] = [];
     const publisher = { publish: async (vs: readonly Verdict[]) => { published.push(...vs); } } as unknown as VerdictPublisher;
     const p = new ModerationPipeline({
       store, engine: backend, publisher,
       // The real decode, in this thread (the pool's threads run the same function).
-      decoder: { decode },
+      decoder: { decode, hash: async (bytes: Uint8Array) => hash({ bytes }) },
       model: { name: 'fake', version: '1', sha256: 'f'.repeat(64) },
-      policy: compilePolicy('default', DEFAULT_RULES, { violate: 0.7, confidence: 0.7, block: null }, ['violate']),
+      policy: compilePolicy('default', DEFAULT_RULES, { violate: 0.7, confidence: 0.7, block: null }, ['violate'], options.skipClassifierFor ?? []),
+      ...(options.known ? { known: options.known } : {}),
       detectors: {}, maxFrames: 1,
       card: parseModelCard({
         name: 'fake', version: '1', description: '', trained: false, classes: ['normal', 'violate'],
@@ -174,6 +176,45 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     const job = fakeJob('f1');
     (job.data as { bucket: string }).bucket = 'Bad_Bucket';
     await expect(p.process(job)).rejects.toBeInstanceOf(UnrecoverableError);
+  });
+
+  it('reuses a verdict about identical bytes without inference, and remembers scored ones', async () => {
+    const backend = new FakeBackend();
+    const remembered: Verdict[] = [];
+    let cached: Verdict | undefined;
+    const known: KnownImages = {
+      usesPdq: true,
+      exact: async (sha256) => (cached && cached.version?.sha256 === sha256 ? { verdict: cached, source: 'decision' } : undefined),
+      similar: async (pdq) => {
+        expect(pdq.hashes).toHaveLength(8);
+        expect(pdq.hashes.every((h) => /^[0-9a-f]{64}$/.test(h))).toBe(true);
+        return [];
+      },
+      remember: async (v) => { remembered.push(v); },
+    };
+    const { p } = pipeline(new FakeStore(photo), backend, { known });
+    const first = await p.process(fakeJob('k1'));
+    expect(backend.runs).toBe(1);
+    expect(remembered.map((v) => v.id)).toEqual([first.id]);
+    cached = { ...first, decision: 'block', reasons: ['reviewer_rejected'] };
+    const copy = await p.process(fakeJob('k2'));
+    expect(backend.runs).toBe(1);
+    expect(copy).toMatchObject({ decision: 'block', reusedFrom: first.id, key: 'k2.jpg', reasons: ['known_decision', 'reviewer_rejected'], batch: null });
+    expect(remembered).toHaveLength(1);
+    await p.drain();
+  });
+
+  it('decides on signals alone when the policy trusts them (known_ok skips the classifier)', async () => {
+    const backend = new FakeBackend();
+    const known: KnownImages = {
+      usesPdq: true, exact: async () => undefined,
+      similar: async () => [{ detector: 'known-images', reason: 'known_ok', evidence: { list: 'shop-banners', distance: 3 } }],
+      remember: async () => undefined,
+    };
+    const { p } = pipeline(new FakeStore(photo), backend, { known, skipClassifierFor: ['known_ok'] });
+    const v = await p.process(fakeJob('k3'));
+    expect(backend.runs).toBe(0);
+    expect(v).toMatchObject({ decision: 'pass', scores: null, labels: ['known_ok'], evidence: { known_ok: { list: 'shop-banners', distance: 3 } } });
   });
 
   it('refuses a job whose id is not the one its payload derives (a forged id)', async () => {

@@ -121,6 +121,11 @@ export interface Verdict {
   /** host:pid of the worker that decided. */
   readonly worker: string;
   readonly decidedAt: string;
+  /**
+   * Set when the verdict was not computed but reused (schema 2): the id of the verdict (or of the
+   * reviewed verdict whose decision) it repeats, for the same bytes (sha256).
+   */
+  readonly reusedFrom?: string;
   /** HMAC of the verdict's canonical form, when the worker has a signing key (schema 2; see verdict-signature). */
   readonly signature?: string;
 }
