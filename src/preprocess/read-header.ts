@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { RevmodError } from '@revmod/client';
 import { formatLabel, mapSharpError } from './map-sharp-error';
 import type { DecodeOptions } from './preprocess-options';
-import { describeContent, heifBrand, looksLikeSvg, magicFormat } from './sniff';
+import { describeContent, heifBrand, magicFormat, sniffUpload } from './sniff';
 
 /** What the header says about an upload: enough to plan its decode without touching a pixel. */
 export interface ImageHeader {
@@ -44,9 +44,8 @@ export async function readHeader(bytes: Buffer, options: DecodeOptions): Promise
   if (bytes.length === 0) {
     throw new RevmodError('OBJECT_EMPTY', 'the object has zero bytes');
   }
-  if (!options.allowSvg && looksLikeSvg(bytes)) {
-    throw new RevmodError('UNSUPPORTED_FORMAT', 'SVG images are not accepted (allowSvg is off)');
-  }
+  const sniffed = sniffUpload(bytes, options.allowSvg);
+  if (!sniffed.ok) throw new RevmodError(sniffed.code, sniffed.message);
   let meta: sharp.Metadata;
   try {
     meta = await sharp(bytes, { ...sharpInputOptions(options), limitInputPixels: false }).metadata();
@@ -59,6 +58,10 @@ export async function readHeader(bytes: Buffer, options: DecodeOptions): Promise
     });
   }
   const format = meta.format as string;
+  if (format !== sniffed.format && !(sniffed.format === 'heif' && format === 'heif')) {
+    // The bytes start like one format and libvips reads another: refuse rather than guess.
+    throw new RevmodError('IMAGE_CORRUPT', `the object starts like ${formatLabel(sniffed.format)} but decodes as ${formatLabel(format)}`);
+  }
   if (format === 'svg') {
     if (!options.allowSvg) throw new RevmodError('UNSUPPORTED_FORMAT', 'SVG images are not accepted (allowSvg is off)');
   } else if (NON_IMAGE_FORMATS.has(format)) {

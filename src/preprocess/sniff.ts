@@ -68,6 +68,33 @@ export function describeContent(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
+/**
+ * What an upload is by its first bytes, before any decoder sees it: one of the raster formats
+ * decoded here, or a refusal with its reason. An allow-list: anything else (SVG unless allowed,
+ * compressed SVG, BMP, documents, random bytes) never reaches libvips, whose own detection would
+ * hand SVG-like input to librsvg without pixel limits.
+ */
+export type SniffResult =
+  | { readonly ok: true; readonly format: string }
+  | { readonly ok: false; readonly code: 'UNSUPPORTED_FORMAT' | 'NOT_AN_IMAGE'; readonly message: string };
+
+export function sniffUpload(bytes: Uint8Array, allowSvg: boolean): SniffResult {
+  const format = magicFormat(bytes);
+  if (format !== undefined) return { ok: true, format };
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 16));
+  if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) {
+    return { ok: false, code: 'UNSUPPORTED_FORMAT', message: 'BMP images are not accepted: convert to JPEG or PNG before upload' };
+  }
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) {
+    return { ok: false, code: 'UNSUPPORTED_FORMAT', message: 'gzip-compressed data (e.g. a compressed SVG, .svgz) is not accepted' };
+  }
+  if (looksLikeSvg(bytes)) {
+    return allowSvg ? { ok: true, format: 'svg' } : { ok: false, code: 'UNSUPPORTED_FORMAT', message: 'SVG images are not accepted (allowSvg is off)' };
+  }
+  const what = describeContent(bytes);
+  return { ok: false, code: 'NOT_AN_IMAGE', message: `not an image${what ? `: ${what}` : ' (no raster image signature in its first bytes)'}` };
+}
+
 /** The image format the magic number announces ('jpeg', 'png', ...), for messages before sharp has read a header. */
 export function magicFormat(bytes: Uint8Array): string | undefined {
   if (bytes.length < 4) return undefined;
