@@ -11,6 +11,9 @@ function checkConfig(config: RevmodConfig): RevmodConfig {
   const { violateThreshold, confidenceThreshold, blockThreshold } = config.policy;
   const problems = validateThresholds({ violate: violateThreshold, confidence: confidenceThreshold, block: blockThreshold });
   if (problems.length > 0) throw new RevmodError('CONFIG_INVALID', `invalid configuration: policy thresholds: ${problems.join('; ')}`);
+  if (config.worker.maxStalledCount <= config.worker.poisonCrashes) {
+    throw new RevmodError('CONFIG_INVALID', `invalid configuration: worker.maxStalledCount (REVMOD_MAX_STALLED_COUNT) must be above worker.poisonCrashes (REVMOD_POISON_CRASHES, ${config.worker.poisonCrashes}), received ${config.worker.maxStalledCount}: else BullMQ fails a poison job before it gets its verdict`);
+  }
   return config;
 }
 

@@ -54,7 +54,8 @@ export const SERVER_SETTINGS = defineSettings({
     // wait up to lockDuration + 2 × stalledInterval (~60 s) to be taken over.
     lockDurationMs: { env: 'REVMOD_LOCK_DURATION_MS', kind: 'int', default: 30_000, min: 1, doc: 'BullMQ job lock, renewed every half; must outlast event-loop stalls and Redis blips.' },
     stalledIntervalMs: { env: 'REVMOD_STALLED_INTERVAL_MS', kind: 'int', default: 15_000, min: 1, doc: 'How often stalled jobs (dead workers) are reclaimed.' },
-    maxStalledCount: { env: 'REVMOD_MAX_STALLED_COUNT', kind: 'int', default: 2, min: 0, doc: 'Stalls before a job fails (poison-image guard).' },
+    maxStalledCount: { env: 'REVMOD_MAX_STALLED_COUNT', kind: 'int', default: 5, min: 1, doc: 'Stalls (its worker died) before BullMQ fails a job: a backstop above REVMOD_POISON_CRASHES.' },
+    poisonCrashes: { env: 'REVMOD_POISON_CRASHES', kind: 'int', default: 2, min: 1, doc: 'Worker deaths while a job was being decoded or inferred after which it is poison: it gets a PROCESSING_CRASHED verdict (review); jobs that were only in flight beside it are retried.' },
     shutdownTimeoutMs: { env: 'REVMOD_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 30_000, min: 1, doc: 'Drain deadline after SIGTERM.' },
     storageFailureThreshold: { env: 'REVMOD_STORAGE_FAILURE_THRESHOLD', kind: 'int', default: 5, min: 1, doc: 'Storage failures in a row that pause intake (outage: attempts are kept).' },
     storagePauseMs: { env: 'REVMOD_STORAGE_PAUSE_MS', kind: 'int', default: 5_000, min: 1, doc: 'Intake pause while the object store looks down.' },

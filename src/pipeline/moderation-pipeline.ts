@@ -15,8 +15,9 @@ import type { DecodeOutcome, DecodeSuccess, DecodeTask } from '../pool/decode-ta
 import { validatePreprocessOptions, type DecodeOptions, type PreprocessOptions } from '../preprocess';
 import type { FetchedObject, ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
-import type { ByteBudget } from './byte-budget';
+import type { WeightedSemaphore } from '../util/weighted-semaphore';
 import type { KnownImages } from '../known/known-images';
+import type { CrashGuard } from './crash-guard';
 import type { PipelineObserver } from './pipeline-observer';
 import type { StorageBreaker } from './storage-breaker';
 import type { VerdictPublisher } from './verdict-publisher';
@@ -29,7 +30,8 @@ export interface ModelIdentity {
 
 /** Where images are decoded (the image pool, or a fake in tests). */
 export interface ImageDecoder {
-  decode(task: DecodeTask): Promise<DecodeOutcome>;
+  /** `hooks.onStart` runs once a thread takes the task (when the decode really begins). */
+  decode(task: DecodeTask, hooks?: { readonly onStart?: () => Promise<void> }): Promise<DecodeOutcome>;
   /** sha256 of the bytes, off the main thread; the bytes come back (moved, not copied). */
   hash(bytes: Uint8Array): Promise<{ sha256: string; bytes: Uint8Array }>;
 }
@@ -52,7 +54,7 @@ export interface PipelineOptions {
   readonly requestLimits: RequestLimits;
   readonly maxBytes: number;
   /** Upload bodies held at once; undefined: unbounded. */
-  readonly byteBudget?: ByteBudget;
+  readonly byteBudget?: WeightedSemaphore;
   readonly batchSize: number;
   readonly maxWaitMs: number;
   readonly logger: Logger;
@@ -69,10 +71,13 @@ export interface PipelineOptions {
   readonly sign?: (verdict: Verdict) => Verdict;
   /** Known images: exact-duplicate verdict reuse and near-duplicate lists. */
   readonly known?: KnownImages;
+  /** Tells poison images (they kill the worker) from their unlucky batch-mates. */
+  readonly crashGuard?: CrashGuard;
 }
 
 /** One frame's tensor waiting for its batch, with its image's pool timings for the batch log line. */
 interface BatchItem {
+  readonly jobId: string;
   readonly tensor: Float32Array;
   readonly enqueuedAt: number;
   readonly decodeMs: number;
@@ -174,6 +179,18 @@ export class ModerationPipeline {
       throw new UnrecoverableError(`${e.code}: ${e.message}`);
     }
     const base: JobBase = { job, token, jobId, data, attempt: job.attemptsMade + 1, queueMs: Math.max(0, startedAt - data.submittedAtMs) };
+    const guard = this.o.crashGuard;
+    if (guard && job.stalledCounter > 0) {
+      // Taken over from a worker that died: was this job inside a risky stage then?
+      const { crashes, stage } = await guard.onResume(jobId);
+      if (crashes >= guard.maxCrashes) {
+        const e = new RevmodError('PROCESSING_CRASHED', `the worker processing this image died ${crashes} times${stage ? ` (last in ${stage})` : ''}: a poison image or an out-of-memory; it goes to a person`);
+        log.error({ code: e.code, key: data.key, crashes, stage }, `poison image: ${e.message}`);
+        const verdict = await this.failItem(base, e, { fetchMs: 0, decodeMs: 0 }, undefined, log);
+        await guard.forget(jobId);
+        return verdict;
+      }
+    }
 
     const tFetch = performance.now();
     let reserved = 0;
@@ -205,10 +222,12 @@ export class ModerationPipeline {
         decoded = await this.o.decoder.decode({
           bytes, preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
           maxFrames: this.o.maxFrames, detectors: this.o.detectors, keepRgbView: false, pdq: this.o.known?.usesPdq ?? false,
-        });
+        }, guard ? { onStart: () => guard.enter([jobId], 'decode') } : {});
       } catch (err) {
+        await guard?.leave([jobId]);
         return await this.failItem(base, err, { fetchMs, decodeMs: 0 }, this.contentOf(fetched, undefined), log);
       }
+      await guard?.leave([jobId]);
     } finally {
       if (reserved > 0) this.o.byteBudget?.release(reserved);
     }
@@ -228,7 +247,7 @@ export class ModerationPipeline {
     try {
       const enqueuedAt = performance.now();
       const fired = signals.map((sig) => sig.detector);
-      frames = await Promise.all(decoded.tensors.map((tensor) => this.batcher.add({ tensor, enqueuedAt, decodeMs, detectMs: decoded.detectMs, fired })));
+      frames = await Promise.all(decoded.tensors.map((tensor) => this.batcher.add({ jobId, tensor, enqueuedAt, decodeMs, detectMs: decoded.detectMs, fired })));
     } catch (err) {
       const e = toRevmodError(err);
       this.o.observer?.onRetry?.(e.code);
@@ -370,7 +389,15 @@ export class ModerationPipeline {
   private async runBatch(items: BatchItem[], ctx: BatchContext): Promise<FrameResult[]> {
     const batchId = randomBytes(6).toString('hex');
     const startedAt = performance.now();
-    const { logits, inferMs } = await this.o.engine.run(items.map((i) => i.tensor));
+    const jobIds = [...new Set(items.map((i) => i.jobId))];
+    await this.o.crashGuard?.enter(jobIds, 'inference');
+    let result: { logits: Float32Array; inferMs: number };
+    try {
+      result = await this.o.engine.run(items.map((i) => i.tensor));
+    } finally {
+      await this.o.crashGuard?.leave(jobIds);
+    }
+    const { logits, inferMs } = result;
     const provider = this.o.engine.provider ?? 'cpu';
     const classes = this.reading.classes.length;
     const batch = { id: batchId, size: items.length };

@@ -5,11 +5,17 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { RevmodError } from '@revmod/client';
 import { threadEntry } from '../util/thread-entry';
+import { WeightedSemaphore } from '../util/weighted-semaphore';
 import type { DecodeOutcome, DecodeTask } from './decode-task';
 
 /** Bytes that own their whole ArrayBuffer (a transfer moves the whole buffer): a view is copied first. */
 function ownedBytes(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b);
+}
+
+export interface DecodeHooks {
+  /** Called once a thread is free for the task, just before it is handed over. */
+  readonly onStart?: () => Promise<void>;
 }
 
 export interface ImagePoolOptions {
@@ -27,10 +33,12 @@ export interface ImagePoolOptions {
 export class ImagePool {
   readonly threads: number;
   private readonly piscina: Piscina;
+  private readonly busy: WeightedSemaphore;
   private closing: Promise<void> | undefined;
 
   constructor(options: ImagePoolOptions = {}) {
     this.threads = options.threads && options.threads > 0 ? options.threads : availableParallelism();
+    this.busy = new WeightedSemaphore(this.threads);
     const entry = options.entryFile !== undefined
       ? { file: options.entryFile, execArgv: options.entryFile.endsWith('.ts') ? ['--require', 'tsx/cjs'] : [] }
       : threadEntry(__dirname, 'image-pool-thread');
@@ -60,13 +68,20 @@ export class ImagePool {
    * Decodes one upload in a pool thread. `task.bytes` is moved there (detached here afterwards); a
    * view onto a larger buffer is copied first, since a transfer moves the whole buffer.
    */
-  async decode(task: DecodeTask): Promise<DecodeOutcome> {
+  async decode(task: DecodeTask, hooks: DecodeHooks = {}): Promise<DecodeOutcome> {
     if (this.closing) throw new RevmodError('SHUTTING_DOWN', 'the image pool is closed');
     const bytes = ownedBytes(task.bytes);
+    // A task is handed over only when a thread is free, so that `onStart` marks exactly the images
+    // being decoded (the poison guard depends on it); the wait is the pool's backpressure.
+    await this.busy.acquire(1);
     try {
+      await hooks.onStart?.();
       return (await this.piscina.run({ ...task, bytes }, { name: 'decode', transferList: [bytes.buffer as ArrayBuffer] })) as DecodeOutcome;
     } catch (err) {
+      if (err instanceof RevmodError) throw err;
       throw new RevmodError('INTERNAL', `image pool thread failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    } finally {
+      this.busy.release(1);
     }
   }
 

@@ -15,7 +15,8 @@ import { StorageBreaker } from '../pipeline/storage-breaker';
 import { VerdictPublisher } from '../pipeline/verdict-publisher';
 import { compilePolicy, DEFAULT_RULES, readPolicyFile, SENSITIVITY_PRESETS, validateThresholds, type Policy, type PolicyThresholds } from '../policy';
 import { ImagePool } from '../pool/image-pool';
-import { ByteBudget } from '../pipeline/byte-budget';
+import { WeightedSemaphore } from '../util/weighted-semaphore';
+import { CrashGuard } from '../pipeline/crash-guard';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
@@ -222,7 +223,7 @@ export class ModerationWorker {
       policy: this.policy,
       detectors: {},
       maxFrames: config.limits.maxFrames,
-      byteBudget: new ByteBudget(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes)),
+      byteBudget: new WeightedSemaphore(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes)),
       preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
       requestLimits: config.requests,
       maxBytes: config.limits.maxBytes,
@@ -235,6 +236,10 @@ export class ModerationWorker {
       maxInvalidBatches: config.model.maxInvalidBatches,
       onModelBroken: (reason) => this.stopIntake(`model output invalid: ${reason}`),
       ...(config.signing.key !== undefined ? { sign: (v: Verdict) => signVerdict(v, config.signing.key!) } : {}),
+      crashGuard: new CrashGuard({
+        redis: this.connection, prefix: config.redis.prefix, maxCrashes: config.worker.poisonCrashes,
+        markerTtlMs: 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs,
+      }),
     });
     const pipeline = this.pipeline;
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;

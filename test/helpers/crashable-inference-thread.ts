@@ -1,17 +1,29 @@
-// A test-only inference thread: the real one, which in addition exits the way a native crash
-// would (code 70) once the flag file of this process appears (see inference-crash.ts), once per
-// file: checked on every message (before the real handler, which registers after the model loads)
-// and, while idle, every 10 ms. Polling is fine here: this never ships.
-import { existsSync, unlinkSync } from 'node:fs';
+// A test-only inference thread: the real one, which in addition, once per flag file of this
+// process (see inference-crash.ts): exits the way a native crash would (code 70) when the crash
+// flag appears, or blocks for the milliseconds written in the stall flag before the next run, as a
+// hung onnxruntime run would. Checked on every message (before the real handler, which registers
+// after the model loads) and, for crashes while idle, every 10 ms. Polling is fine here: this never ships.
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import '../../src/model/inference-thread';
-import { crashFlagFile } from './inference-crash';
+import { crashFlagFile, stallFlagFile } from './inference-crash';
 
-const flag = crashFlagFile();
+const crashFlag = crashFlagFile();
+const stallFlag = stallFlagFile();
 const crashIfAsked = () => {
-  if (!existsSync(flag)) return;
-  unlinkSync(flag);
+  if (!existsSync(crashFlag)) return;
+  unlinkSync(crashFlag);
   process.exit(70);
 };
-parentPort!.on('message', crashIfAsked);
+const stallIfAsked = () => {
+  if (!existsSync(stallFlag)) return;
+  const ms = Number(readFileSync(stallFlag, 'utf8'));
+  unlinkSync(stallFlag);
+  // Blocks this thread as a synchronous native call does.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+parentPort!.on('message', () => {
+  crashIfAsked();
+  stallIfAsked();
+});
 setInterval(crashIfAsked, 10).unref();

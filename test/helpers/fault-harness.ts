@@ -77,8 +77,8 @@ export class WorkerFleet {
 
   constructor(private readonly base: WorkerSettings) {}
 
-  start(name: string, overrides: Partial<WorkerSettings> = {}): WorkerProcess {
-    const worker = spawnWorker({ name, env: workerEnv({ ...this.base, ...overrides }) });
+  start(name: string, overrides: Partial<WorkerSettings> = {}, entry?: string): WorkerProcess {
+    const worker = spawnWorker({ name, env: workerEnv({ ...this.base, ...overrides }), ...(entry ? { entry } : {}) });
     this.all.push(worker);
     return worker;
   }

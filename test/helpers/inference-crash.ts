@@ -13,9 +13,18 @@ export function crashFlagFile(): string {
   return join(tmpdir(), `revmod-test-crash-${process.pid}`);
 }
 
-/** `crash()` makes this process's crashable inference thread exit within ~10 ms. */
-export function armInferenceCrash(): { crash(): void } {
+export function stallFlagFile(): string {
+  return join(tmpdir(), `revmod-test-stall-${process.pid}`);
+}
+
+/**
+ * `crash()` makes this process's crashable inference thread exit within ~10 ms; `stall(ms)` makes
+ * its next run block the thread for `ms` first.
+ */
+export function armInferenceCrash(): { crash(): void; stall(ms: number): void } {
   const flag = crashFlagFile();
+  const stall = stallFlagFile();
   rmSync(flag, { force: true });
-  return { crash: () => writeFileSync(flag, '') };
+  rmSync(stall, { force: true });
+  return { crash: () => writeFileSync(flag, ''), stall: (ms) => writeFileSync(stall, String(ms)) };
 }

@@ -89,6 +89,40 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   });
 });
 
+describe('InferenceEngine run deadline', () => {
+  let engine: InferenceEngine | undefined;
+  afterEach(async () => { await engine?.close(); engine = undefined; });
+
+  it('abandons a run past its deadline: the batch fails (retryable), a fresh thread serves the next one, the late thread is terminated once it returns', async () => {
+    const thread = armInferenceCrash();
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cpu', maxBatchSize: 2, contract: probeContract, runTimeoutMs: 500, threadEntryFile: CRASHABLE_THREAD_ENTRY });
+    await engine.start();
+    const restarts: string[] = [];
+    engine.on('restart', (r: string) => restarts.push(r));
+    thread.stall(2_000);
+    const t0 = Date.now();
+    await expect(engine.run([solid([200, 10, 10])])).rejects.toMatchObject({ code: 'INFERENCE_FAILED', message: expect.stringMatching(/exceeded 500 ms: its thread was abandoned/) });
+    expect(Date.now() - t0).toBeLessThan(1_900);
+    expect(engine.abandonedThreads).toBe(1);
+    const { logits } = await engine.run([solid([200, 10, 10])]);
+    expect(logits).toHaveLength(2);
+    expect(restarts).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(engine.abandonedThreads).toBe(0); // its late run returned, and it was terminated
+  });
+
+  it('emits fatal when more threads are stuck than allowed: the process should restart', async () => {
+    const thread = armInferenceCrash();
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cpu', maxBatchSize: 1, contract: probeContract, runTimeoutMs: 300, maxAbandonedThreads: 0, threadEntryFile: CRASHABLE_THREAD_ENTRY });
+    await engine.start();
+    const fatal = new Promise<string>((resolve) => engine!.once('fatal', resolve));
+    thread.stall(1_500);
+    await expect(engine.run([solid([1, 2, 3])])).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+    await expect(fatal).resolves.toMatch(/1 inference threads are stuck past their deadline/);
+    await new Promise((r) => setTimeout(r, 1_600)); // let the stuck thread return before close()
+  });
+});
+
 describe('checkModelIo (the ONNX file against its card)', () => {
   const input = { name: 'input', isTensor: true, type: 'float32', shape: ['N', 3, 224, 224] };
   const output = { name: 'logits', isTensor: true, type: 'float32', shape: ['N', 2] };

@@ -25,6 +25,8 @@ export interface WorkerProcessOptions {
   readonly env: Readonly<Record<string, string>>;
   /** A name for messages. */
   readonly name?: string;
+  /** The process entry; default the worker's (workers/moderation-worker.ts). Fault tests substitute theirs. */
+  readonly entry?: string;
   /** Called with each log line (JSON from pino, or anything the process prints). */
   readonly onLine?: (line: string) => void;
   /** Log lines kept for `tail()`. Default 1000. */
@@ -48,7 +50,7 @@ export class WorkerProcess {
     const env: Record<string, string> = {};
     for (const k of PASS_THROUGH) if (process.env[k] !== undefined) env[k] = process.env[k]!;
     Object.assign(env, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, options.env);
-    this.child = spawn(process.execPath, ['--require', 'tsx/cjs', ENTRY], {
+    this.child = spawn(process.execPath, ['--require', 'tsx/cjs', options.entry ?? ENTRY], {
       cwd: REPO_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

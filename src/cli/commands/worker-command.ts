@@ -5,7 +5,7 @@ import { createWorkerMetrics } from '../../ops/metrics';
 import { startWorkerHttpServer } from '../../ops/worker-http-server';
 import { createLogger } from '../../util/logger';
 import { onShutdownSignals } from '../../util/shutdown';
-import { ModerationWorker } from '../../worker/moderation-worker';
+import { ModerationWorker, type ModerationWorkerDeps } from '../../worker/moderation-worker';
 import { EXIT, type CliContext } from '../cli-context';
 import type { Runner } from '../program';
 
@@ -13,12 +13,16 @@ import type { Runner } from '../program';
  * The moderation worker: config → wire → run → graceful shutdown. Resolves with the exit code once
  * a signal has drained it (0, or 1 when the drain was cut short) or it failed to start (1).
  */
-export async function runWorker(ctx: CliContext): Promise<number> {
+export async function runWorker(ctx: CliContext, extraDeps: Partial<Pick<ModerationWorkerDeps, 'poolEntryFile' | 'inferenceThreadEntryFile'>> = {}): Promise<number> {
   const config = loadConfig({}, ctx.env);
   const logger = createLogger(config.log.level);
   const metricsPort = config.worker.metricsPort;
   const metrics = metricsPort !== undefined ? createWorkerMetrics() : undefined;
-  const worker = new ModerationWorker(config, { logger, ...(metrics ? { observer: metrics.observer } : {}) });
+  let fatal: ((reason: string) => void) | undefined;
+  const worker = new ModerationWorker(config, {
+    logger, ...(metrics ? { observer: metrics.observer } : {}), ...extraDeps,
+    onFatal: (reason) => fatal?.(reason),
+  });
   metrics?.attachWorker(worker);
 
   let http: RunningHttpServer | undefined;
@@ -38,6 +42,12 @@ export async function runWorker(ctx: CliContext): Promise<number> {
 
   let stopped!: (code: number) => void;
   const done = new Promise<number>((resolve) => { stopped = resolve; });
+  // The worker cannot go on (its inference engine is stuck or gone): drain what can be drained and
+  // exit non-zero, so that the orchestrator starts a fresh process.
+  fatal = (reason) => {
+    logger.fatal({ reason }, 'worker cannot go on; exiting for a restart');
+    void worker.close().then(() => http?.close()).finally(() => stopped(EXIT.failure));
+  };
   onShutdownSignals(logger,
     async () => {
       // close() marks the worker draining at once, so /readyz turns 503 while the drain runs.
