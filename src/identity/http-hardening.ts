@@ -11,7 +11,7 @@ export interface SecurityHeadersOptions {
 /**
  * Headers for the dashboard and the console: a CSP that loads nothing from elsewhere and runs no
  * inline script, no framing (X-Frame-Options DENY and `frame-ancestors 'none'`: clickjacking),
- * no referrer, nosniff.
+ * no referrer to other sites, nosniff.
  */
 export function securityHeaders(options: SecurityHeadersOptions = {}): RequestHandler {
   return helmet({
@@ -31,7 +31,8 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): RequestHa
       },
     },
     frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts, which the CSRF check refuses.
+    referrerPolicy: { policy: 'same-origin' },
     // The servers speak plain HTTP behind a TLS proxy, which sets HSTS itself.
     strictTransportSecurity: false,
   });

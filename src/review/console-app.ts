@@ -148,6 +148,7 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
   app.use(securityHeaders());
   app.get('/assets/console.css', (_req, res) => { res.type('text/css').set('cache-control', 'no-cache').send(CONSOLE_CSS); });
   app.get('/assets/console.js', (_req, res) => { res.type('application/javascript').set('cache-control', 'no-cache').send(consoleScript()); });
+  app.get('/favicon.ico', (_req, res) => { res.status(204).end(); });
   app.get('/lang', (req, res) => {
     const to = isLanguage(req.query.to) ? req.query.to : 'zh-CN';
     const back = typeof req.query.back === 'string' && /^\/(?!\/)/.test(req.query.back) ? req.query.back : '/';

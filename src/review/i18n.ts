@@ -94,6 +94,15 @@ const zh = {
   'login.error.no-role': '此账号没有审核台权限（审核员或组长）',
   'login.error.rate-limited': '失败次数过多，请稍后再试',
   'login.error.csrf': '页面已过期，请重试',
+  'history.queued': '进入队列',
+  'history.claimed': '领取',
+  'history.released': '放回',
+  'history.skipped': '跳过',
+  'history.expired': '认领过期',
+  'history.escalated': '升级',
+  'history.decided': '决定',
+  'history.appealed': '申诉',
+  'history.appeal-stale': '过期申诉',
   'lang.switch': 'English',
 } as const;
 
@@ -188,6 +197,15 @@ const en: Record<MessageKey, string> = {
   'login.error.no-role': 'This account has no console role (reviewer or lead)',
   'login.error.rate-limited': 'Too many failed attempts: wait a while and try again',
   'login.error.csrf': 'This page had expired: try again',
+  'history.queued': 'queued',
+  'history.claimed': 'claimed',
+  'history.released': 'released',
+  'history.skipped': 'skipped',
+  'history.expired': 'claim expired',
+  'history.escalated': 'escalated',
+  'history.decided': 'decided',
+  'history.appealed': 'appealed',
+  'history.appeal-stale': 'stale appeal',
   'lang.switch': '中文',
 };
 

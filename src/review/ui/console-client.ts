@@ -62,6 +62,7 @@
     skewMs: boot.nowMs - Date.now(),
     decided: [] as Array<{ id: string; key: string; last: Summary }>,
     decidedFocus: 0,
+    decidedItems: new Map<string, ItemView>(),
     reversing: false,
     loaded: false,
   };
@@ -163,9 +164,15 @@
 
   async function claim(): Promise<void> {
     if (S.tab === 'decided') return loadDecided();
+    const lane = S.tab;
     S.busy = true;
     try {
-      const r = await api<{ items: ItemView[] }>('/api/claim', { lane: S.tab, want: boot.claimBatch });
+      const r = await api<{ items: ItemView[] }>('/api/claim', { lane, want: boot.claimBatch });
+      if (S.tab !== lane) {
+        // The reviewer moved on while this claim was in flight: give the items back.
+        await Promise.all(r.items.map((it) => api(`/api/items/${encodeURIComponent(it.id)}/release`, { token: it.token, skip: false }).catch(() => undefined)));
+        return;
+      }
       S.items = r.items;
       S.done.clear();
       S.revealed.clear();
@@ -187,11 +194,23 @@
     try {
       S.decided = (await api<{ items: Array<{ id: string; key: string; last: Summary }> }>('/api/decided')).items;
       S.decidedFocus = Math.min(S.decidedFocus, Math.max(0, S.decided.length - 1));
+      S.decidedItems.clear();
+      void loadDecidedItem();
     } catch (err) {
       failed(err);
     }
     S.loaded = true;
     render();
+  }
+
+  /** The selected decision's item with its whole history, for the details panel. */
+  async function loadDecidedItem(): Promise<void> {
+    const row = S.decided[S.decidedFocus];
+    if (!row || S.decidedItems.has(row.id)) return;
+    try {
+      S.decidedItems.set(row.id, (await api<{ item: ItemView }>(`/api/items/${encodeURIComponent(row.id)}`)).item);
+      render();
+    } catch { /* the row stays without details */ }
   }
 
   async function releaseAll(): Promise<void> {
@@ -315,7 +334,7 @@
 
   function timerText(): { text: string; cls: string } {
     const held = S.items.filter(open);
-    if (held.length === 0) return { text: '', cls: '' };
+    if (held.length === 0) return [...S.done.values()].includes('expired') ? { text: t('claim.expired'), cls: 'timer out' } : { text: '', cls: '' };
     const left = Math.min(...held.map((i) => i.expiresAtMs)) - now();
     if (left <= 0) return { text: t('claim.expired'), cls: 'timer out' };
     return { text: `${t('claim.left')} ${duration(left)}`, cls: left < 60_000 ? 'timer low' : 'timer' };
@@ -355,8 +374,10 @@
     return top;
   }
 
-  function badge(it: ItemView): HTMLElement {
+  /** What is special about an item; none for a plain item of its lane. */
+  function badge(it: ItemView, always = false): HTMLElement | null {
     const kind = it.reversal ? 'reversal' : it.appeal ? 'appeal' : it.escalation ? 'escalated' : it.kind;
+    if (!always && (kind === 'decide' || kind === 'audit')) return null;
     return h('span', { class: `badge ${kind}` }, t(`kind.${kind}`));
   }
 
@@ -444,11 +465,12 @@
     return out;
   }
 
-  function details(it: ItemView | undefined): HTMLElement {
+  /** The item's details; `readOnly` for the decided list (no decision controls). */
+  function details(it: ItemView | undefined, readOnly = false): HTMLElement {
     const side = h('aside', { class: 'side', 'aria-label': 'details' });
     if (!it) return side;
     const v = it.verdict;
-    side.append(h('h2', { class: 'mono' }, it.key), h('div', { class: 'row' }, badge(it), h('span', {}, `${t('age')} ${duration(now() - it.enqueuedAtMs)}`), h('span', { class: 'mono' }, it.bucket)));
+    side.append(h('h2', { class: 'mono' }, it.key), h('div', { class: 'row' }, badge(it, true), h('span', {}, `${t('age')} ${duration(now() - it.enqueuedAtMs)}`), h('span', { class: 'mono' }, it.bucket)));
     if (it.appeal) side.append(...section(t('section.appeal'), h('div', { class: 'notice appeal' }, it.appeal.reason)));
     if (it.escalation) side.append(...section(t('section.escalation'), h('div', { class: 'notice esc' }, `${it.escalation.by}: ${it.escalation.note || '—'}`)));
     if (v.blind === true) {
@@ -468,7 +490,8 @@
       }
       const reasons = Array.isArray(v.reasons) ? (v.reasons as string[]) : [];
       const labels = Array.isArray(v.labels) ? (v.labels as unknown[]).map(String) : [];
-      if (reasons.length + labels.length > 0) side.append(...section(t('section.reasons'), h('div', { class: 'row' }, ...[...reasons, ...labels].map((r) => h('span', { class: 'chip' }, r)))));
+      const why = [...new Set([...reasons, ...labels])];
+      if (why.length > 0) side.append(...section(t('section.reasons'), h('div', { class: 'row' }, ...why.map((r) => h('span', { class: 'chip' }, r)))));
       if (v.error) side.append(generic(v.error));
       if (v.evidence && typeof v.evidence === 'object') {
         const ev = evidence(v.evidence as Record<string, unknown>);
@@ -478,7 +501,7 @@
     const meta = v.meta as Record<string, unknown> | undefined;
     if (meta && Object.keys(meta).length > 0) side.append(...section(t('section.meta'), generic(meta)));
 
-    side.append(h('h3', {}, t('section.decide')));
+    const box = h('div', { class: 'decide-box' }, h('h3', {}, t('section.decide')));
     const reasons = h('div', { class: 'reasons' });
     boot.taxonomy.slice(0, 9).forEach((r, i) => {
       const b = h('button', { class: `reason${S.armed ? ' armed' : ''}`, type: 'button', 'data-reason': r.code }, kbd(String(i + 1)), S.lang === 'en' ? r.en : r.zh);
@@ -497,9 +520,9 @@
     noteBox.placeholder = t('note.placeholder');
     noteBox.value = S.notes.get(it.id) ?? '';
     const canEscalate = !it.reversal && it.lane !== 'escalated';
-    side.append(h('div', { class: 'actions' }, it.reversal && it.outcome === 'pass' ? null : approve, it.reversal && it.outcome === 'block' ? null : reject, it.reversal ? null : skipB, canEscalate ? escB : null));
-    if (S.armed) side.append(h('p', { class: 'row' }, t('reason.pick')));
-    side.append(reasons, h('div', { style: 'margin-top:10px' }, noteBox));
+    box.append(h('div', { class: 'actions' }, it.reversal && it.outcome === 'pass' ? null : approve, it.reversal && it.outcome === 'block' ? null : reject, it.reversal ? null : skipB, canEscalate ? escB : null));
+    if (S.armed) box.append(h('p', { class: 'row' }, t('reason.pick')));
+    box.append(reasons, h('div', { style: 'margin-top:8px' }, noteBox));
 
     if (it.earlier.length > 0) {
       const ul = h('ul', { class: 'list' });
@@ -508,9 +531,12 @@
     }
     if (it.history.length > 0) {
       const ul = h('ul', { class: 'list' });
-      for (const e of it.history.slice(-12)) ul.append(h('li', {}, h('b', {}, e.t), ` ${e.by ?? ''} · ${when(e.at)}${e.outcome ? ` · ${e.outcome}` : ''}${e.note ? ` · ${e.note}` : ''}${e.reason ? ` · ${e.reason}` : ''}`));
+      for (const e of it.history.slice(-12)) ul.append(h('li', {}, h('b', {}, t(`history.${e.t}`)), ` ${e.by ?? ''} · ${when(e.at)}${e.outcome ? ` · ${e.outcome}` : ''}${e.note ? ` · ${e.note}` : ''}${e.reason ? ` · ${e.reason}` : ''}`));
       side.append(...section(t('section.history'), ul));
     }
+    // The decision controls stay in view at the bottom while the evidence above scrolls.
+    if (!readOnly) side.append(box);
+    else if (it.last) side.append(...section(t('section.decide'), h('div', { class: 'row' }, h('b', {}, t(`decided.outcome.${it.last.outcome}`)), it.last.reasons.map(reasonLabel).join(', '), it.last.note ? `· ${it.last.note}` : '')));
     return side;
   }
 
@@ -526,7 +552,7 @@
           h('td', {}, when(row.last.decidedAt)), h('td', { class: 'mono' }, row.key),
           h('td', {}, `${t(`decided.outcome.${row.last.outcome}`)}${row.last.reasons.length ? ` · ${row.last.reasons.map(reasonLabel).join(', ')}` : ''}`),
           h('td', {}, row.last.reviewer.id), h('td', {}, String(row.last.round)));
-        tr.addEventListener('click', () => { S.decidedFocus = i; render(); });
+        tr.addEventListener('click', () => { S.decidedFocus = i; void loadDecidedItem(); render(); });
         body.append(tr);
       });
       table.append(body);
@@ -552,6 +578,9 @@
 
   function keysBar(): HTMLElement {
     const k = (key: string, label: string) => h('span', {}, kbd(key), label);
+    if (S.tab === 'decided' && !S.reversing) {
+      return h('footer', { class: 'keys' }, k('↑ ↓', t('help.move')), k('X', t('help.reverse')), k('T', t('help.lane')), k('L', t('help.lang')), k('?', t('help.help')));
+    }
     return h('footer', { class: 'keys' },
       k('A', t('help.approve')), k('1–9', t('help.rejectN')), k('R', t('help.reject')), k('S', t('help.skip')), k('E', t('help.escalate')),
       k('Space', t('help.unblur')), k('← →', t('help.move')), k('N', t('help.note')), k('T', t('help.lane')), k('?', t('help.help')));
@@ -580,8 +609,10 @@
     document.title = `${t('app.title')} · revmod`;
     const hadNoteFocus = document.activeElement === noteBox;
     const top = renderTop();
-    const shown = S.tab === 'decided' && !S.reversing ? undefined : current();
-    root.replaceChildren(top, h('div', { class: 'main' }, work(), details(shown)), keysBar(), ...overlays());
+    const listing = S.tab === 'decided' && !S.reversing;
+    const row = S.decided[S.decidedFocus];
+    const shown = listing ? (row ? S.decidedItems.get(row.id) : undefined) : current();
+    root.replaceChildren(top, h('div', { class: 'main' }, work(), details(shown, listing)), keysBar(), ...overlays());
     if (hadNoteFocus) noteBox.focus();
   }
 
@@ -590,7 +621,7 @@
     if (el) { const tm = timerText(); el.textContent = tm.text; el.className = tm.cls; }
     let changed = false;
     for (const it of S.items) if (open(it) && it.expiresAtMs <= now()) { S.done.set(it.id, 'expired'); changed = true; }
-    if (changed) { toast(t('msg.expired'), 'bad'); render(); }
+    if (changed) { toast(t('msg.expired'), 'bad'); render(); void loadCounts(); }
   }
 
   function switchLanguage(): void {
@@ -602,6 +633,7 @@
   function move(delta: number): void {
     if (S.tab === 'decided' && !S.reversing) {
       S.decidedFocus = Math.max(0, Math.min(S.decided.length - 1, S.decidedFocus + Math.sign(delta)));
+      void loadDecidedItem();
     } else if (S.items.length > 0) {
       S.focus = (S.focus + delta + S.items.length) % S.items.length;
       S.armed = false;

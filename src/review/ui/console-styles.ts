@@ -34,7 +34,10 @@ kbd { display: inline-block; min-width: 1.6em; padding: 1px 5px; border: 1px sol
 
 .main { display: grid; grid-template-columns: 1fr 400px; min-height: 0; }
 .work { padding: 16px; overflow: auto; min-height: 0; }
-.side { border-left: 1px solid var(--line); background: var(--panel); overflow: auto; padding: 16px 18px 24px; }
+.side { border-left: 1px solid var(--line); background: var(--panel); overflow: auto; padding: 16px 18px 0; display: flex; flex-direction: column; }
+.side > * { flex: none; }
+.decide-box { position: sticky; bottom: 0; margin-top: auto; background: var(--panel); padding: 2px 0 14px; border-top: 1px solid var(--line); box-shadow: 0 -10px 16px -10px rgba(0,0,0,.6); }
+.decide-box h3 { margin-top: 10px; }
 
 .grid { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 12px; }
 .tile { position: relative; background: var(--panel); border-radius: var(--radius); border: 2px solid transparent; overflow: hidden; cursor: pointer;
@@ -77,11 +80,11 @@ dl.kv dt { color: var(--muted); } dl.kv dd { margin: 0; word-break: break-all; }
 .ocr mark { background: #6b4b12; color: #ffe2a8; border-radius: 3px; padding: 0 2px; }
 .note-box { width: 100%; background: var(--panel-2); border: 1px solid var(--line); border-radius: 8px; color: var(--text); padding: 8px 10px; font: inherit; }
 .note-box:focus { outline: 2px solid var(--focus); border-color: transparent; }
-.reasons { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; }
-.reason { text-align: left; border: 1px solid var(--line); background: var(--panel-2); border-radius: 8px; padding: 6px 8px; cursor: pointer; display: flex; gap: 8px; align-items: center; }
+.reasons { display: grid; grid-template-columns: 1fr 1fr; gap: 5px; margin-top: 8px; }
+.reason { text-align: left; border: 1px solid var(--line); background: var(--panel-2); border-radius: 8px; padding: 4px 8px; cursor: pointer; display: flex; gap: 8px; align-items: center; font-size: 13px; line-height: 1.3; }
 .reason:hover, .reason.armed { border-color: var(--reject); }
-.actions { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; margin-top: 12px; }
-.act { border: 0; border-radius: 9px; padding: 10px; cursor: pointer; font-weight: 600; display: flex; justify-content: center; gap: 8px; align-items: center; }
+.actions { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; }
+.act { border: 0; border-radius: 9px; padding: 8px; cursor: pointer; font-weight: 600; display: flex; justify-content: center; gap: 8px; align-items: center; }
 .act.approve { background: var(--approve); color: #04140c; } .act.reject { background: var(--reject); color: #1d0404; }
 .act.plain { background: var(--panel-2); border: 1px solid var(--line); font-weight: 500; }
 .notice { border-radius: 8px; padding: 8px 10px; background: #15343a; color: #bdf3f6; font-size: 13px; }
