@@ -144,16 +144,17 @@ export class DecisionLog {
     return { removed, objects };
   }
 
+  /** Keys of the objects written before `beforeMs`. */
+  async keysBefore(beforeMs: number): Promise<string[]> {
+    const cutoff = `${this.o.prefix}${timePath(beforeMs)}`;
+    return (await this.keys()).filter((k) => k < cutoff);
+  }
+
   /** Deletes log objects written before `beforeMs` (retention); returns how many. */
   async deleteBefore(beforeMs: number): Promise<number> {
-    const cutoff = `${this.o.prefix}${timePath(beforeMs)}`;
-    let deleted = 0;
-    for (const key of await this.keys()) {
-      if (key >= cutoff) break;
-      await this.o.s3.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: key }));
-      deleted += 1;
-    }
-    return deleted;
+    const old = await this.keysBefore(beforeMs);
+    for (const key of old) await this.o.s3.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: key }));
+    return old.length;
   }
 }
 

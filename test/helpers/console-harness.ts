@@ -69,6 +69,8 @@ export interface ConsoleHarnessOptions {
   readonly name: string;
   readonly review?: RevmodConfigInput['review'];
   readonly identity?: RevmodConfigInput['identity'];
+  /** A Redis of the test's own (one it may FLUSHALL). @defaultValue the shared test Redis */
+  readonly redisUrl?: string;
 }
 
 /** A review console on a loopback port with its own prefix, S3 server and users file. */
@@ -81,7 +83,7 @@ export async function startConsole(o: ConsoleHarnessOptions): Promise<ConsoleHar
     users: await Promise.all(USERS.map(async (u) => ({ id: u.id, name: u.name, roles: u.roles, password: await hashPassword(u.password) }))),
   });
   const config = testConfig({
-    redis: { prefix },
+    redis: { prefix, ...(o.redisUrl ? { url: o.redisUrl } : {}) },
     s3: s3.s3Config,
     identity: { usersFile, ...(o.identity ?? {}) },
     review: { logBucket: LOG_BUCKET, sessionSecret: 'test-session-secret-0123456789abcdef', cookieSecure: 'never', imageBuckets: [PHOTOS], ...(o.review ?? {}) },
@@ -115,7 +117,7 @@ export async function startConsole(o: ConsoleHarnessOptions): Promise<ConsoleHar
       await consoleApp.close();
       await reviewQueue.close();
       await s3.close();
-      await deletePrefix(prefix);
+      await deletePrefix(prefix, config.redis.url).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
