@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { consumeDecisions, ReviewClient, type DecisionConsumer, type ReviewDecision } from '@revmod/client';
 import { ConsoleSession, OTHER_BUCKET, PHOTOS, startConsole, USERS, type ConsoleHarness } from '../helpers/console-harness';
+import { samples, scrape, total } from '../helpers/prom-text';
 
 const pw = (id: string): string => USERS.find((u) => u.id === id)!.password;
 interface ClaimBody { items: Array<{ id: string; token: string; key: string; kind: string; verdict: Record<string, unknown>; outcome: string | null; appeal?: { reason: string } }> }
@@ -189,5 +190,22 @@ describe('review console API (real Redis, real S3 server)', () => {
     expect((await ConsoleSession.tryLogin(h.url, 'bob', pw('bob'))).status).toBe(429);
     // Another user from the same address is not locked out by bob's failures.
     expect((await ConsoleSession.tryLogin(h.url, 'alice', pw('alice'))).status).toBe(303);
+  });
+
+  it('exports the backlog (exact oldest age), decisions by reviewer, time to decision, overturns and sample misses', async () => {
+    const oldest = await h.seed([{ key: 'api/metrics-oldest.jpg', decision: 'review', ageMs: 500_000_000 }]);
+    const m = await scrape(`${h.url}/metrics`);
+    const age = samples(m, 'revmod_review_oldest_pending_age_seconds', { lane: 'decide' })[0]!.value;
+    const expected = (Date.now() - Date.parse(oldest[0]!.decidedAt)) / 1_000;
+    expect(Math.abs(age - expected)).toBeLessThan(5);
+    expect(total(m, 'revmod_review_backlog_items', { lane: 'decide', age: 'older' })).toBeGreaterThanOrEqual(1);
+    expect(total(m, 'revmod_review_backlog_items', { lane: 'decide' })).toBe(total(m, 'revmod_review_pending_items', { lane: 'decide' }));
+    expect(total(m, 'revmod_review_decisions_total', { reviewer: 'alice' })).toBeGreaterThanOrEqual(2);
+    expect(total(m, 'revmod_review_decisions_total', { reviewer: 'lee', kind: 'reversal', outcome: 'pass' })).toBe(1);
+    expect(total(m, 'revmod_review_samples_decided_total', { outcome: 'block' })).toBe(1);
+    expect(total(m, 'revmod_review_overturns_total', { model_version: '0.0.1' })).toBeGreaterThanOrEqual(1);
+    expect(total(m, 'revmod_review_model_judged_total')).toBeGreaterThanOrEqual(total(m, 'revmod_review_overturns_total'));
+    expect(total(m, 'revmod_review_time_to_decision_seconds_count')).toBe(total(m, 'revmod_review_decisions_total'));
+    expect(total(m, 'revmod_review_metrics_up')).toBe(1);
   });
 });
