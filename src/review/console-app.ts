@@ -13,7 +13,7 @@ import { MESSAGES, languageOf, isLanguage } from './i18n';
 import { ImageProxy, type ImageSize } from './image-proxy';
 import { startIngest, type Ingest } from './ingester';
 import { createReviewMetrics, type ReviewMetrics } from './review-metrics';
-import { isLane, ReviewStore, type Claim, type HistoryEntry, type Lane, type ReviewItem } from './review-store';
+import { isLane, ReviewStore, type Claim, type DecisionSummary, type HistoryEntry, type Lane, type ReviewItem } from './review-store';
 import { loadTaxonomy, type Reason } from './taxonomy';
 import { consoleScript } from './ui/console-assets';
 import { renderConsolePage, renderLoginPage } from './ui/console-page';
@@ -117,9 +117,9 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
   const who = (req: Request): Identity => req.identity!;
   const isLead = (req: Request): boolean => hasRole(who(req), 'lead');
 
-  async function view(item: ReviewItem, claim?: Claim) {
+  async function view(item: ReviewItem, claim?: Claim, preloaded?: { history: HistoryEntry[]; earlier: DecisionSummary[] }) {
     const blind = item.kind === 'sample' && !item.appeal;
-    const [history, earlier] = await Promise.all([store.history(item.id), item.sha256 ? store.decisionsForContent(item.sha256) : Promise.resolve([])]);
+    const { history, earlier } = preloaded ?? (await store.contextOf([item]))[0]!;
     const held = claim ?? (item.claim ? { id: item.id, token: item.claim.token, expiresAtMs: item.claim.expiresAtMs } : undefined);
     // A blind sample must look like any item to decide: its kind and the outcome in force would tell.
     const strip = (h: HistoryEntry): HistoryEntry => (blind ? Object.fromEntries(Object.entries(h).filter(([k]) => k !== 'kind')) as HistoryEntry : h);
@@ -191,7 +191,12 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
     const want = Math.max(1, Math.min(config.review.claimBatch, Number.isInteger(body.want) ? Number(body.want) : config.review.claimBatch));
     const claims = await store.claim(who(req).id, lane, want);
     const items = await store.getMany(claims.map((c) => c.id));
-    const views = await Promise.all(claims.map((c, i) => (items[i] ? view(items[i]!, c) : undefined)));
+    const found = items.filter((i): i is ReviewItem => i !== undefined);
+    const context = await store.contextOf(found);
+    const views = await Promise.all(claims.map((c, i) => {
+      const item = items[i];
+      return item ? view(item, c, context[found.indexOf(item)]) : undefined;
+    }));
     return { items: views.filter((v) => v !== undefined).sort((a, b) => a!.enqueuedAtMs - b!.enqueuedAtMs) };
   }));
   api.post('/extend', wrap(async (req) => ({ claims: await store.extend(who(req).id) })));

@@ -48,7 +48,7 @@ export interface ExportReport {
   readonly byClass: Readonly<Record<string, number>>;
   /** Later decisions on content already exported (re-uploads): the latest decision labels it. */
   readonly duplicates: number;
-  /** Objects gone or changed since their decision (not exported: their label is about other bytes). */
+  /** Objects gone, changed since their decision (the label is about other bytes) or undecodable (error verdicts). */
   readonly skipped: number;
 }
 
@@ -114,6 +114,11 @@ export async function exportDataset(o: ExportOptions): Promise<ExportReport> {
   for (const d of decisions) {
     if (d.sha256 && seen.has(d.sha256)) {
       duplicates += 1;
+      continue;
+    }
+    // An image the worker could not decode teaches a model nothing, whatever a person said of it.
+    if (d.verdict.error) {
+      skipped += 1;
       continue;
     }
     const version = verdictVersion(d.verdict);

@@ -152,7 +152,8 @@ export class DecisionService {
     const state: DecisionState = { jobId: id, status: 'final', outcome: decision.outcome, source: 'reviewer', round: decision.round, decision: summary, updatedAt: decision.decidedAt };
     await this.o.store.commitDecision(identity.id, token, decision, state);
     this.o.metrics?.onDecision(decision);
-    await this.publish(decision).catch((err) => this.o.logger.warn({ err, decisionId: decision.id }, 'decision recorded; publishing it is left to the outbox'));
+    // Durable and recorded: the reviewer need not wait for the queue; a failed publish stays in the outbox.
+    void this.publish(decision).catch((err) => this.o.logger.warn({ err, decisionId: decision.id }, 'decision recorded; publishing it is left to the outbox'));
     return { decision: summary, repeated: false };
   }
 

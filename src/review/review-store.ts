@@ -293,6 +293,22 @@ export class ReviewStore {
     return entries.map((e) => JSON.parse(e) as HistoryEntry);
   }
 
+  /** History and earlier decisions on the same content of each item, in one round trip. */
+  async contextOf(items: readonly ReviewItem[]): Promise<Array<{ history: HistoryEntry[]; earlier: DecisionSummary[] }>> {
+    if (items.length === 0) return [];
+    const p = this.o.redis.pipeline();
+    for (const item of items) {
+      p.lrange(`${this.base}:item:${item.id}:log`, 0, -1);
+      p.lrange(`${this.base}:sha:${item.sha256 ?? '-'}`, 0, item.sha256 ? -1 : -2);
+    }
+    const r = (await p.exec()) ?? [];
+    const list = (k: number): string[] => (Array.isArray(r[k]?.[1]) ? (r[k]![1] as string[]) : []);
+    return items.map((_, i) => ({
+      history: list(2 * i).map((e) => JSON.parse(e) as HistoryEntry),
+      earlier: list(2 * i + 1).map((e) => JSON.parse(e) as DecisionSummary),
+    }));
+  }
+
   /** Earlier decisions on the same content (newest first), for re-uploads. */
   async decisionsForContent(sha256: string): Promise<DecisionSummary[]> {
     const entries = await this.o.redis.lrange(`${this.base}:sha:${sha256}`, 0, -1);
