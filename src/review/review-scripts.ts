@@ -34,6 +34,18 @@ local function rememberExpired(h, token)
   if #xt > 400 then xt = string.sub(xt, -400) end
   redis.call('HSET', h, 'xt', xt)
 end
+-- A held item goes back: to its lane at its place (oldest first), or to decided for a reversal claim.
+local function unclaim(id, h, user, lane, enq, reversal)
+  if reversal == '1' then
+    redis.call('HSET', h, 'state', 'decided')
+  else
+    redis.call('HSET', h, 'state', 'pending')
+    redis.call('ZADD', lanek(lane), enq, id)
+  end
+  dropClaim(h)
+  redis.call('ZREM', claimsk, id)
+  redis.call('SREM', uck(user), id)
+end
 local function expire(id)
   local h = ik(id)
   local f = redis.call('HMGET', h, 'state', 'cx', 'cc', 'cu', 'ct', 'lane', 'enq', 'kind', 'rv')
@@ -41,15 +53,7 @@ local function expire(id)
   local until_ = math.max(num(f[2]), num(f[3]))
   if until_ > now then redis.call('ZADD', claimsk, until_, id); return false end
   rememberExpired(h, f[5])
-  if f[9] == '1' then
-    redis.call('HSET', h, 'state', 'decided')
-  else
-    redis.call('HSET', h, 'state', 'pending')
-    redis.call('ZADD', lanek(f[6]), f[7], id)
-  end
-  dropClaim(h)
-  redis.call('ZREM', claimsk, id)
-  redis.call('SREM', uck(f[4]), id)
+  unclaim(id, h, f[4], f[6], f[7], f[9])
   history(id, { t = 'expired', by = f[4] })
   event('expired', id, f[6], f[8], f[4])
   return true
@@ -173,15 +177,7 @@ local st = holder(id, user, token)
 if st ~= 'OK' then return st end
 local h = ik(id)
 local f = redis.call('HMGET', h, 'lane', 'enq', 'kind', 'rv')
-if f[4] == '1' then
-  redis.call('HSET', h, 'state', 'decided')
-else
-  redis.call('HSET', h, 'state', 'pending')
-  redis.call('ZADD', lanek(f[1]), f[2], id)
-end
-dropClaim(h)
-redis.call('ZREM', claimsk, id)
-redis.call('SREM', uck(user), id)
+unclaim(id, h, user, f[1], f[2], f[4])
 if mode == 'skip' and skipMs > 0 then
   local skips = base .. ':user:' .. user .. ':skips'
   redis.call('ZADD', skips, now + skipMs, id)

@@ -1,30 +1,18 @@
-import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { loadClientConfig, type ClientConfigInput } from './client-settings';
-import { createRedisConnection } from './redis-connection';
+import type { Job } from 'bullmq';
+import { consumeQueue, type QueueConsumer, type QueueConsumerOptions } from './queue-consumer';
 import type { ReviewDecision } from './review-types';
 
-export interface DecisionConsumerOptions {
+export interface DecisionConsumerOptions extends QueueConsumerOptions {
   /**
    * Called once per decision; a throw makes BullMQ retry it. Decisions of one job may arrive out of
    * order and, after a replay, more than once: apply a decision only when its `round` is higher than
    * the one you applied for that `jobId`.
    */
   readonly handler: (decision: ReviewDecision, job: Job<ReviewDecision>) => Promise<void> | void;
-  /** Decisions handled at once. @defaultValue 16 */
-  readonly concurrency?: number;
-  readonly config?: ClientConfigInput;
-  /** A connection to use (it must have `maxRetriesPerRequest: null`); by default one is opened. */
-  readonly connection?: Redis;
-  /** Connection errors while Redis is unreachable (the consumer reconnects by itself). @defaultValue ignored */
-  readonly onError?: (err: Error) => void;
 }
 
 /** A running consumer of decisions; `close()` waits for handlers in flight. */
-export interface DecisionConsumer {
-  readonly worker: Worker<ReviewDecision>;
-  close(): Promise<void>;
-}
+export type DecisionConsumer = QueueConsumer<ReviewDecision>;
 
 /**
  * Consumes the decisions people make in the review console: the final outcome of every reviewed
@@ -35,20 +23,5 @@ export interface DecisionConsumer {
  * ```
  */
 export function consumeDecisions(options: DecisionConsumerOptions): DecisionConsumer {
-  const config = loadClientConfig(options.config);
-  const ownsConnection = options.connection === undefined;
-  const connection = options.connection ?? createRedisConnection(config, 'worker');
-  const worker = new Worker<ReviewDecision>(config.queues.decisions, async (job) => { await options.handler(job.data, job); }, {
-    connection,
-    prefix: config.redis.prefix,
-    concurrency: options.concurrency ?? 16,
-  });
-  worker.on('error', options.onError ?? (() => undefined));
-  return {
-    worker,
-    async close() {
-      await worker.close();
-      if (ownsConnection) await connection.quit().catch(() => connection.disconnect());
-    },
-  };
+  return consumeQueue<ReviewDecision>((c) => c.queues.decisions, options.handler, options);
 }

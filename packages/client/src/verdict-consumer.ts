@@ -1,11 +1,9 @@
-import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { loadClientConfig, type ClientConfig, type ClientConfigInput } from './client-settings';
+import type { Job, Worker } from 'bullmq';
 import { RevmodError } from './errors';
-import { createRedisConnection } from './redis-connection';
+import { consumeQueue, type QueueConsumerOptions } from './queue-consumer';
 import type { Verdict } from './types';
 
-export interface VerdictConsumerOptions {
+export interface VerdictConsumerOptions extends QueueConsumerOptions {
   /** Called once per verdict; a throw makes BullMQ retry that verdict. */
   readonly handler: (verdict: Verdict, job: Job<Verdict>) => Promise<void> | void;
   /**
@@ -13,13 +11,6 @@ export interface VerdictConsumerOptions {
    * owns that queue, and a consumer would take its items; use `watchReview()` to follow it.
    */
   readonly queue?: 'results' | 'review';
-  /** Verdicts handled at once. Default 16. */
-  readonly concurrency?: number;
-  readonly config?: ClientConfigInput;
-  /** A connection to use (it must have `maxRetriesPerRequest: null`); by default one is opened. */
-  readonly connection?: Redis;
-  /** Connection errors while Redis is unreachable (the consumer reconnects by itself). Default: ignored. */
-  readonly onError?: (err: Error) => void;
 }
 
 /** A running consumer of verdicts; `close()` waits for handlers in flight. */
@@ -39,20 +30,5 @@ export function consumeVerdicts(options: VerdictConsumerOptions): VerdictConsume
   if (options.queue === 'review') {
     throw new RevmodError('CONFIG_INVALID', 'consumeVerdicts({ queue: "review" }) would take items from the review console: use watchReview() to follow the review queue, consumeDecisions() for people\'s decisions');
   }
-  const config = loadClientConfig(options.config);
-  const ownsConnection = options.connection === undefined;
-  const connection = options.connection ?? createRedisConnection(config, 'worker');
-  const worker = new Worker<Verdict>(config.queues.results, async (job) => { await options.handler(job.data, job); }, {
-    connection,
-    prefix: config.redis.prefix,
-    concurrency: options.concurrency ?? 16,
-  });
-  worker.on('error', options.onError ?? (() => undefined));
-  return {
-    worker,
-    async close() {
-      await worker.close();
-      if (ownsConnection) await connection.quit().catch(() => connection.disconnect());
-    },
-  };
+  return consumeQueue<Verdict>((c) => c.queues.results, options.handler, options);
 }

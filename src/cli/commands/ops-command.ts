@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { createServer } from 'node:http';
 import { loadConfig } from '../../config';
-import { listen, type RunningHttpServer } from '../../ops/listen';
 import { createOpsApp } from '../../ops/ops-app';
 import { resolveOpsCredentials } from '../../ops/ops-auth';
 import { UsersDirectory } from '../../identity';
 import { createLogger } from '../../util/logger';
-import { onShutdownSignals } from '../../util/shutdown';
-import { EXIT, type CliContext } from '../cli-context';
+import type { CliContext } from '../cli-context';
+import { serveUntilSignal } from '../serve';
 import type { Runner } from '../program';
 
 /** The ops server (Bull Board, queue metrics, health): config → wire → run → shutdown. */
@@ -26,29 +24,16 @@ export async function runOps(ctx: CliContext): Promise<number> {
     loginMaxFailures: identity.loginMaxFailures, loginWindowSeconds: identity.loginWindowSeconds,
   });
   if (identity.trustProxy.length > 0) ops.app.set('trust proxy', identity.trustProxy);
-  let server: RunningHttpServer;
-  try {
-    server = await listen(createServer(ops.app), config.ops.port, config.ops.host);
-  } catch (err) {
-    logger.fatal({ host: config.ops.host, port: config.ops.port }, `ops server cannot listen: ${(err as Error).message}`);
-    await ops.close();
-    return EXIT.failure;
-  }
-  let stopped!: (code: number) => void;
-  const done = new Promise<number>((resolve) => { stopped = resolve; });
-  onShutdownSignals(logger,
-    async () => {
-      await server.close();
-      await ops.close();
-      stopped(EXIT.ok);
+  return serveUntilSignal(ctx, logger, {
+    app: ops.app, host: config.ops.host, port: config.ops.port, what: 'ops server', close: () => ops.close(),
+    started: (server) => {
+      if (!credentials && !users && !proxy) logger.warn('dashboard served WITHOUT authentication (REVMOD_OPS_ALLOW_NO_AUTH=true, loopback only): development use');
+      logger.info({
+        url: server.url, auth: credentials || users ? 'basic' : proxy ? 'proxy' : 'none', readOnly: config.ops.readOnly,
+        queues: ops.queues.map((q) => q.name), prefix: config.redis.prefix,
+      }, `ops server listening: dashboard ${server.url}/, metrics ${server.url}/metrics`);
     },
-    () => ctx.exit(EXIT.forced));
-  if (!credentials && !users && !proxy) logger.warn('dashboard served WITHOUT authentication (REVMOD_OPS_ALLOW_NO_AUTH=true, loopback only): development use');
-  logger.info({
-    url: server.url, auth: credentials || users ? 'basic' : proxy ? 'proxy' : 'none', readOnly: config.ops.readOnly,
-    queues: ops.queues.map((q) => q.name), prefix: config.redis.prefix,
-  }, `ops server listening: dashboard ${server.url}/, metrics ${server.url}/metrics`);
-  return done;
+  });
 }
 
 export function registerOpsCommand(program: Command, ctx: CliContext, run: Runner): void {

@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
-import { createServer } from 'node:http';
 import { loadConfig } from '../../config';
 import { UsersDirectory } from '../../identity';
-import { listen, type RunningHttpServer } from '../../ops/listen';
 import { checkConsoleConfig, createConsoleApp } from '../../review/console-app';
 import { createLogger } from '../../util/logger';
-import { onShutdownSignals } from '../../util/shutdown';
-import { EXIT, UsageError, type CliContext } from '../cli-context';
+import { UsageError, type CliContext } from '../cli-context';
+import { serveUntilSignal } from '../serve';
 import type { Runner } from '../program';
 
 /**
@@ -21,28 +19,13 @@ export async function runReview(ctx: CliContext): Promise<number> {
   const logger = createLogger(config.log.level);
   const users = new UsersDirectory(config.identity.usersFile, 1_000, (err) => logger.error({ err }, 'users file unreadable; keeping the last good copy'));
   const consoleApp = createConsoleApp({ config, users, logger });
-  let server: RunningHttpServer;
-  try {
-    server = await listen(createServer(consoleApp.app), config.review.port, config.review.host);
-  } catch (err) {
-    logger.fatal({ host: config.review.host, port: config.review.port }, `review console cannot listen: ${(err as Error).message}`);
-    await consoleApp.close();
-    return EXIT.failure;
-  }
-  let stopped!: (code: number) => void;
-  const done = new Promise<number>((resolve) => { stopped = resolve; });
-  onShutdownSignals(logger,
-    async () => {
-      await server.close();
-      await consoleApp.close();
-      stopped(EXIT.ok);
-    },
-    () => ctx.exit(EXIT.forced));
-  logger.info({
-    url: server.url, users: users.size, queue: config.queues.review, decisions: config.queues.decisions,
-    log: `s3://${config.review.logBucket}/${config.review.logPrefix}`, claimTtlMs: config.review.claimTtlMs,
-  }, `review console listening: ${server.url}/ (metrics ${server.url}/metrics)`);
-  return done;
+  return serveUntilSignal(ctx, logger, {
+    app: consoleApp.app, host: config.review.host, port: config.review.port, what: 'review console', close: () => consoleApp.close(),
+    started: (server) => logger.info({
+      url: server.url, users: users.size, queue: config.queues.review, decisions: config.queues.decisions,
+      log: `s3://${config.review.logBucket}/${config.review.logPrefix}`, claimTtlMs: config.review.claimTtlMs,
+    }, `review console listening: ${server.url}/ (metrics ${server.url}/metrics)`),
+  });
 }
 
 export function registerReviewCommand(program: Command, ctx: CliContext, run: Runner): void {

@@ -70,26 +70,33 @@ function selectorOf(opts: { key?: string; bucket?: string; sha256?: string }): E
   return { bucket: opts.bucket, key: opts.key };
 }
 
-const queueFor = (d: ReviewData, name: string) => new Queue(name, { connection: d.redis, prefix: d.config.redis.prefix });
+/** Queues by name for `use`, closed whatever happens. */
+async function withQueues<T>(d: ReviewData, names: readonly string[], use: (queues: Queue[]) => Promise<T>): Promise<T> {
+  const queues = names.map((name) => new Queue(name, { connection: d.redis, prefix: d.config.redis.prefix }));
+  try {
+    return await use(queues);
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+  }
+}
 
 export function registerReviewDataCommands(program: Command, ctx: CliContext, run: Runner): void {
+  /** An action whose result is printed as one JSON line. */
+  const reporting = <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) => run(async (...args: A) => {
+    ctx.out(JSON.stringify(await fn(...args)));
+    return EXIT.ok;
+  });
   const decisions = program.command('decisions').description('the reviewers\' decisions');
   decisions.command('replay')
     .description('re-publish the S3 decision log to the decisions queue (what Redis lost) and restore final states; idempotent')
     .option('--since <when>', 'only decisions since an ISO date or an age (24h, 7d); default all')
     .option('--dry-run', 'count, change nothing')
-    .action(run(async (opts: { since?: string; dryRun?: boolean }) => {
+    .action(reporting(async (opts: { since?: string; dryRun?: boolean }) => {
       const sinceMs = opts.since === undefined ? undefined : parseSince(opts.since);
-      const report = await withReviewData(ctx, async (d) => {
-        const queue = queueFor(d, d.config.queues.decisions) as Queue<ReviewDecision>;
-        try {
-          return await replayDecisions({ log: d.log, queue, store: d.store, retainDecisionsSeconds: d.config.retention.decisionsSeconds, dryRun: opts.dryRun ?? false, ...(sinceMs !== undefined ? { sinceMs } : {}) });
-        } finally {
-          await queue.close();
-        }
-      });
-      ctx.out(JSON.stringify(report));
-      return EXIT.ok;
+      return withReviewData(ctx, (d) => withQueues(d, [d.config.queues.decisions], ([queue]) => replayDecisions({
+        log: d.log, queue: queue as Queue<ReviewDecision>, store: d.store, retainDecisionsSeconds: d.config.retention.decisionsSeconds,
+        dryRun: opts.dryRun ?? false, ...(sinceMs !== undefined ? { sinceMs } : {}),
+      })));
     }));
 
   const dataset = program.command('dataset').description('training data from the decisions');
@@ -99,16 +106,14 @@ export function registerReviewDataCommands(program: Command, ctx: CliContext, ru
     .requiredOption('--out <dir|s3://bucket/prefix>', 'a local folder or an S3 location')
     .option('--until <when>', 'decisions before this ISO date or age')
     .addOption(new Option('--layout <layout>', 'normal/violate folders, or one folder per taxonomy category').choices(['binary', 'category']).default('binary'))
-    .action(run(async (opts: { since: string; out: string; until?: string; layout: DatasetLayout }) => {
+    .action(reporting(async (opts: { since: string; out: string; until?: string; layout: DatasetLayout }) => {
       const sinceMs = parseSince(opts.since);
       const untilMs = opts.until === undefined ? undefined : parseSince(opts.until, '--until');
       if (opts.out.trim() === '' || opts.out === 's3://') throw new UsageError(`--out must be a folder or s3://bucket/prefix, received ${JSON.stringify(opts.out)}`);
-      const report = await withReviewData(ctx, (d) => exportDataset({
+      return withReviewData(ctx, (d) => exportDataset({
         log: d.log, s3: d.s3, target: parseTarget(opts.out), sinceMs, ...(untilMs !== undefined ? { untilMs } : {}), layout: opts.layout,
         taxonomy: loadTaxonomy(d.config.review.taxonomyFile), maxBytes: d.config.limits.maxBytes, registry: { redis: d.redis, key: d.exportsKey },
       }));
-      ctx.out(JSON.stringify(report));
-      return EXIT.ok;
     }));
 
   program.command('delete')
@@ -119,31 +124,22 @@ export function registerReviewDataCommands(program: Command, ctx: CliContext, ru
     .option('--export <location...>', 'also prune these dataset exports (recorded exports are always pruned)')
     .option('--by <name>', 'who asked for the erasure (recorded)', 'cli')
     .option('--dry-run', 'count what would go, change nothing')
-    .action(run(async (opts: { key?: string; bucket?: string; sha256?: string; export?: string[]; by: string; dryRun?: boolean }) => {
+    .action(reporting(async (opts: { key?: string; bucket?: string; sha256?: string; export?: string[]; by: string; dryRun?: boolean }) => {
       const selector = selectorOf(opts);
-      const report = await withReviewData(ctx, async (d) => {
+      return withReviewData(ctx, (d) => {
         const q = d.config.queues;
-        const queues = [q.moderation, q.results, q.review, q.decisions].map((name) => queueFor(d, name));
-        try {
-          return await eraseImage({ selector, by: opts.by, store: d.store, log: d.log, s3: d.s3, queues, exportsKey: d.exportsKey, exports: opts.export ?? [], dryRun: opts.dryRun ?? false });
-        } finally {
-          await Promise.all(queues.map((queue) => queue.close()));
-        }
+        return withQueues(d, [q.moderation, q.results, q.review, q.decisions], (queues) => eraseImage({
+          selector, by: opts.by, store: d.store, log: d.log, s3: d.s3, queues, exportsKey: d.exportsKey, exports: opts.export ?? [], dryRun: opts.dryRun ?? false,
+        }));
       });
-      ctx.out(JSON.stringify(report));
-      return EXIT.ok;
     }));
 
   const retention = program.command('retention').description('retention of what revmod keeps in S3 (Redis keys expire by themselves)');
   retention.command('apply')
     .description('delete decision-log objects and dataset exports older than REVMOD_RETAIN_DECISION_LOG_DAYS / REVMOD_RETAIN_EXPORTS_DAYS')
     .option('--dry-run', 'count, change nothing')
-    .action(run(async (opts: { dryRun?: boolean }) => {
-      const report = await withReviewData(ctx, (d) => applyRetention({
-        log: d.log, s3: d.s3, redis: d.redis, exportsKey: d.exportsKey,
-        decisionLogDays: d.config.retention.decisionLogDays, exportsDays: d.config.retention.exportsDays, dryRun: opts.dryRun ?? false,
-      }));
-      ctx.out(JSON.stringify(report));
-      return EXIT.ok;
-    }));
+    .action(reporting(async (opts: { dryRun?: boolean }) => withReviewData(ctx, (d) => applyRetention({
+      log: d.log, s3: d.s3, redis: d.redis, exportsKey: d.exportsKey,
+      decisionLogDays: d.config.retention.decisionLogDays, exportsDays: d.config.retention.exportsDays, dryRun: opts.dryRun ?? false,
+    }))));
 }

@@ -11,19 +11,23 @@ function jsonBlock(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-/** The console's single page: styles, the boot data block, and the script (no inline script: the CSP forbids it). */
-export function renderConsolePage(lang: Language, boot: unknown): string {
-  const m = MESSAGES[lang];
+/** The document's start, up to and including `<body>`. */
+function head(lang: Language, title: string): string {
   return `<!doctype html>
 <html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(m['app.title'])} · revmod</title>
+<title>${escapeHtml(title)} · revmod</title>
 <link rel="stylesheet" href="/assets/console.css">
 </head>
-<body>
+<body>`;
+}
+
+/** The console's single page: styles, the boot data block, and the script (no inline script: the CSP forbids it). */
+export function renderConsolePage(lang: Language, boot: unknown): string {
+  return `${head(lang, MESSAGES[lang]['app.title'])}
 <script type="application/json" id="boot">${jsonBlock(boot)}</script>
 <div id="app" class="app"></div>
 <script src="/assets/console.js" defer></script>
@@ -37,16 +41,7 @@ export function renderLoginPage(lang: Language, state: LoginPageState): string {
   const m = MESSAGES[lang];
   const other: Language = lang === 'zh-CN' ? 'en' : 'zh-CN';
   const error = state.error ? `<p class="error" role="alert">${escapeHtml(m[`login.error.${state.error}`])}</p>` : '';
-  return `<!doctype html>
-<html lang="${lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(m['login.title'])} · revmod</title>
-<link rel="stylesheet" href="/assets/console.css">
-</head>
-<body>
+  return `${head(lang, m['login.title'])}
 <main class="login">
 <form method="post" action="/login" autocomplete="on">
 <h1>${escapeHtml(m['login.title'])}</h1>
