@@ -5,6 +5,7 @@ import type { Verdict } from '@revmod/client';
 import { parseSince } from '../../src/cli/commands/review-data-commands';
 import { boardAllows, matchRoute } from '../../src/ops/board-policy';
 import { isQcSample } from '../../src/review/sampling';
+import { asBrowserScript, consoleScript } from '../../src/review/ui/console-assets';
 import { DEFAULT_TAXONOMY, loadTaxonomy } from '../../src/review/taxonomy';
 import { contentSha256, modelLean, verdictForLog, verdictForReviewer } from '../../src/review/verdict-view';
 import { makeVerdict } from '../helpers/review-fixtures';
@@ -97,5 +98,14 @@ describe('--since', () => {
     expect(parseSince('7d', '--since', now)).toBe(Date.parse('2026-11-24T12:00:00Z'));
     expect(parseSince('2026-11-01', '--since', now)).toBe(Date.parse('2026-11-01'));
     expect(() => parseSince('last week')).toThrow(/--since must be an ISO date .*received "last week"/);
+  });
+});
+
+describe('the browser script', () => {
+  it('is served without the CommonJS marker tsc adds, and refuses one that needs a module system', () => {
+    const script = consoleScript();
+    expect(script).toContain("document.getElementById('boot')");
+    expect(asBrowserScript('"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\n(() => {})();\n')).toBe('"use strict";\n(() => {})();\n');
+    expect(() => asBrowserScript('"use strict";\nexports.x = 1;\n')).toThrow(/must stay a plain script/);
   });
 });
