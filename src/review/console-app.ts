@@ -130,7 +130,7 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
       bucket: item.bucket, key: item.key, verdict: verdictForReviewer(item.verdict, blind),
       ...(item.appeal ? { appeal: item.appeal } : {}), ...(item.escalation ? { escalation: item.escalation } : {}),
       ...(item.last ? { last: item.last } : {}),
-      history: history.map(strip), earlier: earlier.filter((d) => d.jobId !== item.id || d.round <= item.round),
+      history: history.map(strip), earlier: earlier.filter((d) => d.jobId !== item.id),
     };
   }
 

@@ -208,4 +208,20 @@ describe('review console API (real Redis, real S3 server)', () => {
     expect(total(m, 'revmod_review_time_to_decision_seconds_count')).toBe(total(m, 'revmod_review_decisions_total'));
     expect(total(m, 'revmod_review_metrics_up')).toBe(1);
   });
+
+  it('shows earlier decisions on the same content when a photo is uploaded again', async () => {
+    const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6' } }).jpeg().toBuffer();
+    const [first, again] = await h.seed([
+      { key: 'api/same-1.jpg', decision: 'review', ageMs: 600_000_000, bytes },
+      { key: 'api/same-2.jpg', decision: 'review', ageMs: 599_000_000, bytes },
+    ]);
+    const { body } = await bob.call<{ items: Array<{ id: string; token: string; earlier: Array<{ jobId: string; outcome: string }> }> }>('POST', '/api/claim', { lane: 'decide', want: 4 });
+    const one = body.items.find((i) => i.id === first!.id)!;
+    await bob.call('POST', `/api/items/${one.id}/decision`, { token: one.token, outcome: 'block', reasons: ['ad_spam'] });
+    for (const other of body.items.filter((i) => i.id !== first!.id)) await bob.call('POST', `/api/items/${other.id}/release`, { token: other.token });
+    const next = await bob.call<{ items: Array<{ id: string; token: string; earlier: Array<{ jobId: string; outcome: string }> }> }>('POST', '/api/claim', { lane: 'decide', want: 4 });
+    const two = next.body.items.find((i) => i.id === again!.id)!;
+    expect(two.earlier).toEqual([expect.objectContaining({ jobId: first!.id, outcome: 'block' })]);
+    for (const i of next.body.items) await bob.call('POST', `/api/items/${i.id}/release`, { token: i.token });
+  });
 });
