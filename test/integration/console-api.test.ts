@@ -1,7 +1,9 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { consumeDecisions, ReviewClient, type DecisionConsumer, type ReviewDecision } from '@revmod/client';
+import { Queue } from 'bullmq';
+import { consumeDecisions, consumeVerdicts, ReviewClient, verdictJobOptions, watchReview, type DecisionConsumer, type ReviewDecision, type ReviewEvent, type Verdict } from '@revmod/client';
+import { makeVerdict } from '../helpers/review-fixtures';
 import { ConsoleSession, OTHER_BUCKET, PHOTOS, startConsole, USERS, type ConsoleHarness } from '../helpers/console-harness';
 import { samples, scrape, total } from '../helpers/prom-text';
 
@@ -223,5 +225,38 @@ describe('review console API (real Redis, real S3 server)', () => {
     const two = next.body.items.find((i) => i.id === again!.id)!;
     expect(two.earlier).toEqual([expect.objectContaining({ jobId: first!.id, outcome: 'block' })]);
     for (const i of next.body.items) await bob.call('POST', `/api/items/${i.id}/release`, { token: i.token });
+  });
+
+  it('lets the SDK watch the review queue without taking from it, and tells auto-decided images from reviewed ones', async () => {
+    expect(() => consumeVerdicts({ config: h.config, queue: 'review', handler: () => undefined })).toThrow(/would take items from the review console: use watchReview\(\)/);
+    const events: ReviewEvent[] = [];
+    const watchers = [watchReview({ config: h.config, blockMs: 200, handler: (e) => { events.push(e); } }), watchReview({ config: h.config, blockMs: 200, handler: () => undefined })];
+    try {
+      await sleep(300);
+      const [v] = await h.seed([{ key: 'api/watched.jpg', decision: 'review', ageMs: 700_000_000 }]);
+      const { body } = await alice.call<ClaimBody>('POST', '/api/claim', { lane: 'decide', want: 4 });
+      const item = body.items.find((i) => i.id === v!.id)!;
+      await alice.call('POST', `/api/items/${item.id}/decision`, { token: item.token, outcome: 'pass' });
+      for (const other of body.items.filter((i) => i.id !== v!.id)) await alice.call('POST', `/api/items/${other.id}/release`, { token: other.token });
+      const deadline = Date.now() + 5_000;
+      while (!events.some((e) => e.jobId === v!.id && e.type === 'decided') && Date.now() < deadline) await sleep(50);
+      expect(events.filter((e) => e.jobId === v!.id).map((e) => e.type)).toEqual(['queued', 'claimed', 'decided']);
+      expect(events.find((e) => e.type === 'decided' && e.jobId === v!.id)).toMatchObject({ by: 'alice', decisionId: `${v!.id}-r1`, kind: 'decide' });
+    } finally {
+      await Promise.all(watchers.map((w) => w.close()));
+    }
+    // An auto-passed image, never reviewed: final by the model, from its verdict on the results queue.
+    const results = new Queue<Verdict>(h.config.queues.results, { connection: { url: h.config.redis.url }, prefix: h.config.redis.prefix });
+    const review = new ReviewClient({ config: h.config });
+    try {
+      const auto = makeVerdict({ bucket: PHOTOS, key: 'api/auto-pass.jpg', decision: 'pass' });
+      await results.add('pass', auto, verdictJobOptions(h.config, auto.id));
+      expect(await review.getDecision(auto.id)).toMatchObject({ status: 'final', outcome: 'pass', source: 'model', round: 0 });
+      expect(await review.getDecision('f'.repeat(40))).toBeUndefined();
+      await expect(review.getDecision('../etc')).rejects.toMatchObject({ code: 'INVALID_JOB' });
+    } finally {
+      await review.close();
+      await results.close();
+    }
   });
 });
