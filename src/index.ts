@@ -9,3 +9,6 @@ export { S3ObjectStore, type ObjectStore } from './storage';
 export { preprocessImage, writeNormalizedChw, DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from './preprocess';
 export { loadModelCard, cardPathFor, type ModelCard } from './model/model-card';
 export { createLogger } from './util/logger';
+export { createConsoleApp, type ConsoleApp, type ConsoleAppOptions } from './review/console-app';
+export { isQcSample } from './review/sampling';
+export { CONSOLE_ROLES, OPS_ROLES, hashPassword, UsersDirectory, type Role, type Identity } from './identity';

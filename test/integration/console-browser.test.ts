@@ -143,6 +143,27 @@ describe('review console in a real browser (headless Chromium)', () => {
     }
   });
 
+  it('escalates with the keyboard, with a note, and shows every key on ?', async () => {
+    const { context, page } = await consolePage(browser, h.url, 'bob', pw('bob'));
+    try {
+      const [first] = await tileIds(page);
+      await page.keyboard.press('e');
+      await page.waitForSelector('#escalate-note');
+      await page.keyboard.type('像纹身还是违规图案？请组长确认');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector(`article.tile[data-id="${first}"][data-state="escalated"]`);
+      expect((await h.console.store.get(first!))?.escalation?.note).toBe('像纹身还是违规图案？请组长确认');
+      await page.keyboard.press('?');
+      await page.waitForSelector('.dialog .help');
+      expect(await page.textContent('.dialog')).toContain('升级给组长');
+      await screenshot(page, 'console-help-zh.png');
+      await page.keyboard.press('Escape');
+      expect(await page.$('.dialog .help')).toBeNull();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('refuses a cross-site form post (CSRF) and the session survives it', async () => {
     const { context, page } = await consolePage(browser, h.url, 'bob', pw('bob'));
     // Another origin on the same host (another port): same-site for cookies, so only the CSRF checks stand in the way.
@@ -179,9 +200,10 @@ describe('review console in a real browser (headless Chromium)', () => {
         return [await post('/api/claim', { lane: 'escalated' }), (await fetch('/api/decided', { headers: { accept: 'application/json' } })).status, await post('/api/items/abc/reverse', {})];
       });
       expect(forbidden).toEqual([403, 403, 403]);
-      await lead.page.keyboard.press('t');
-      await lead.page.keyboard.press('t');
-      await lead.page.keyboard.press('t');
+      for (const tab of ['audit', 'escalated', 'decided']) {
+        await lead.page.keyboard.press('t');
+        await lead.page.waitForSelector(`.tab[data-tab="${tab}"][aria-selected="true"]`);
+      }
       await lead.page.waitForSelector('table.decided tbody tr');
       await lead.page.mouse.move(5, 990);
       await screenshot(lead.page, 'console-lead-decided-zh.png');

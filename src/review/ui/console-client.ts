@@ -170,7 +170,7 @@
       const r = await api<{ items: ItemView[] }>('/api/claim', { lane, want: boot.claimBatch });
       if (S.tab !== lane) {
         // The reviewer moved on while this claim was in flight: give the items back.
-        await Promise.all(r.items.map((it) => api(`/api/items/${encodeURIComponent(it.id)}/release`, { token: it.token, skip: false }).catch(() => undefined)));
+        await release(r.items);
         return;
       }
       S.items = r.items;
@@ -213,19 +213,20 @@
     } catch { /* the row stays without details */ }
   }
 
-  async function releaseAll(): Promise<void> {
-    const held = S.items.filter(open);
-    await Promise.all(held.map((it) => api(`/api/items/${encodeURIComponent(it.id)}/release`, { token: it.token, skip: false }).catch(() => undefined)));
+  async function release(items: readonly ItemView[]): Promise<void> {
+    await Promise.all(items.map((it) => api(`/api/items/${encodeURIComponent(it.id)}/release`, { token: it.token, skip: false }).catch(() => undefined)));
   }
 
   async function switchTab(tab: Tab): Promise<void> {
     if (tab === S.tab) return;
-    await releaseAll();
+    // The tab changes at once, so that quick key presses step through the lanes one by one.
+    const held = S.items.filter(open);
     S.tab = tab;
     S.items = [];
     S.loaded = false;
     render();
-    await claim();
+    await release(held);
+    if (S.tab === tab) await claim();
   }
 
   // ---- activity keeps leases alive
