@@ -11,3 +11,6 @@ export { loadModelCard, cardPathFor, type ModelCard } from './model/model-card';
 export { ensureNsfwModel, defaultNsfwModelPath, type EnsureNsfwModelOptions, type EnsuredNsfwModel } from './model-import/ensure-nsfw-model';
 export { NSFWJS_VARIANTS, DEFAULT_NSFWJS_VARIANT, NSFWJS_CLASSES, NSFWJS_GROUPS, type NsfwjsVariant } from './model-import/nsfwjs';
 export { createLogger } from './util/logger';
+export { createConsoleApp, type ConsoleApp, type ConsoleAppOptions } from './review/console-app';
+export { isQcSample } from './review/sampling';
+export { CONSOLE_ROLES, OPS_ROLES, hashPassword, UsersDirectory, type Role, type Identity } from './identity';

@@ -6,6 +6,9 @@ import { registerModelCommands } from './commands/model-commands';
 import { registerOpsCommand } from './commands/ops-command';
 import { registerSubmitCommands } from './commands/submit-commands';
 import { registerWorkerCommand } from './commands/worker-command';
+import { registerReviewCommand } from './commands/review-command';
+import { registerUsersCommands } from './commands/users-commands';
+import { registerReviewDataCommands } from './commands/review-data-commands';
 
 
 /** A command's action: resolves with the process's exit code. */
@@ -46,6 +49,9 @@ export function buildProgram(ctx: CliContext, extensions: readonly CliExtension[
   registerSubmitCommands(program, ctx, run);
   registerFailedCommands(program, ctx, run);
   registerModelCommands(program, ctx, run);
+  registerReviewCommand(program, ctx, run);
+  registerUsersCommands(program, ctx, run);
+  registerReviewDataCommands(program, ctx, run);
   for (const extend of extensions) extend(program, ctx, run);
   // Every subcommand exits through the override too, so bad arguments reach runCli.
   const override = (c: Command): void => {

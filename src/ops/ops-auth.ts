@@ -20,11 +20,12 @@ const invalid = (message: string): never => {
 };
 
 /**
- * The dashboard credentials from config, or `null` for the development mode without auth. Refuses
- * (CONFIG_INVALID) to run without credentials unless REVMOD_OPS_ALLOW_NO_AUTH=true and the server is
- * bound to a loopback host. Messages name the variables, never a password.
+ * The dashboard's env credentials from config, or `null` when there are none: then either
+ * `otherLogins` (a users file or an auth proxy) authenticate, or it is the development mode without
+ * auth. Refuses (CONFIG_INVALID) to run without any login unless REVMOD_OPS_ALLOW_NO_AUTH=true and
+ * the server is bound to a loopback host. Messages name the variables, never a password.
  */
-export function resolveOpsCredentials(ops: RevmodConfig['ops']): OpsCredentials | null {
+export function resolveOpsCredentials(ops: RevmodConfig['ops'], otherLogins = false): OpsCredentials | null {
   // REVMOD_OPS_PASSWORD_FILE was read into ops.password when the config loaded.
   const password = ops.password;
   if (password !== undefined) {
@@ -36,6 +37,8 @@ export function resolveOpsCredentials(ops: RevmodConfig['ops']): OpsCredentials 
   if (ops.user !== undefined) {
     invalid(`REVMOD_OPS_PASSWORD or REVMOD_OPS_PASSWORD_FILE must be set with REVMOD_OPS_USER (${JSON.stringify(ops.user)}), received neither`);
   }
+  // Logins from the users file (or an auth proxy) are enough without the env login.
+  if (otherLogins) return null;
   if (!ops.allowNoAuth) {
     invalid('the dashboard needs credentials: set REVMOD_OPS_USER and REVMOD_OPS_PASSWORD (or REVMOD_OPS_PASSWORD_FILE); ' +
       'for local development only, REVMOD_OPS_ALLOW_NO_AUTH=true with REVMOD_OPS_HOST=127.0.0.1');

@@ -2,9 +2,11 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RevmodConfig } from '../config';
 import { verdictJobOptions, type Verdict } from '@revmod/client';
+import { isQcSample, QC_SAMPLE_JOB_NAME } from '../review/sampling';
 
 /**
- * Publishes verdicts: every one to the results queue, review/block ones also to the review queue.
+ * Publishes verdicts: every one to the results queue, review/block ones also to the review queue,
+ * and a fraction of pass ones (REVMOD_REVIEW_SAMPLE_RATE) there too as blind QC samples.
  * Job id = verdict id, so publishing a verdict again (a retried batch, a crashed worker's job
  * finished elsewhere) adds nothing while the first copy is retained.
  */
@@ -21,10 +23,11 @@ export class VerdictPublisher {
   async publish(verdicts: readonly Verdict[]): Promise<void> {
     if (verdicts.length === 0) return;
     const toJob = (v: Verdict) => ({ name: v.decision, data: v, opts: verdictJobOptions(this.config, v.id) });
-    const forReview = verdicts.filter((v) => v.decision !== 'pass');
+    const forReview = verdicts.filter((v) => v.decision !== 'pass' || isQcSample(v, this.config.review.sampleRate));
+    const toReviewJob = (v: Verdict) => ({ ...toJob(v), name: v.decision === 'pass' ? QC_SAMPLE_JOB_NAME : v.decision });
     await Promise.all([
       this.results.addBulk(verdicts.map(toJob)),
-      forReview.length > 0 ? this.review.addBulk(forReview.map(toJob)) : Promise.resolve([]),
+      forReview.length > 0 ? this.review.addBulk(forReview.map(toReviewJob)) : Promise.resolve([]),
     ]);
   }
 

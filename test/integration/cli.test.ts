@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { Queue } from 'bullmq';
 import { configEnv, type RevmodConfig } from '../../src/config';
 import { runCli, type CliContext } from '../../src/cli';
+import { readUsersFile, verifyPassword } from '../../src/identity';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
@@ -42,8 +43,9 @@ describe('the revmod CLI', () => {
     it('prints help for the program and for every command, exit 0', () => {
       const top = revmod(['--help']);
       expect(top.status).toBe(0);
-      for (const name of ['worker', 'ops', 'submit', 'verdict', 'failed', 'model', 'demo']) expect(top.stdout).toContain(name);
-      for (const cmd of [['worker'], ['ops'], ['submit'], ['verdict'], ['failed', 'list'], ['failed', 'retry'], ['model', 'check'], ['model', 'make'], ['demo']]) {
+      for (const name of ['worker', 'ops', 'submit', 'verdict', 'failed', 'model', 'demo', 'review', 'users', 'decisions', 'dataset', 'delete', 'retention']) expect(top.stdout).toContain(name);
+      for (const cmd of [['worker'], ['ops'], ['submit'], ['verdict'], ['failed', 'list'], ['failed', 'retry'], ['model', 'check'], ['model', 'make'], ['demo'],
+        ['review'], ['users', 'add'], ['users', 'list'], ['users', 'remove'], ['decisions', 'replay'], ['dataset', 'export'], ['delete'], ['retention', 'apply']]) {
         const r = revmod([...cmd, '--help']);
         expect({ cmd, status: r.status, usage: r.stdout.startsWith(`Usage: revmod ${cmd.join(' ')}`) }).toEqual({ cmd, status: 0, usage: true });
       }
@@ -57,11 +59,42 @@ describe('the revmod CLI', () => {
         [['model', 'check', 'x.onnx', '--batch', '0'], /option '--batch <n>' argument '0' is invalid.*must be a positive integer, received "0"/],
         [['model', 'make', '--kind', 'vgg'], /argument 'vgg' is invalid. Allowed choices are resnet18, probe/],
         [['verdict', 'not/an/id'], /JOB_ID must be a job id as submit prints it, received "not\/an\/id"/],
+        [['review'], /the review console needs REVMOD_DECISION_LOG_BUCKET .* and REVMOD_SESSION_SECRET/],
+        [['users', 'add', 'bob'], /required option '--role <role...>' not specified/],
+        [['users', 'add', 'Bad Id', '--role', 'reviewer', '--generate', '--file', '/tmp/never-written.json'], /ID must be lower-case letters, digits and \. _ @ - \(at most 64\), received "Bad Id"/],
+        [['users', 'add', 'bob', '--role', 'boss'], /argument 'boss' is invalid. Allowed choices are viewer, admin, reviewer, lead/],
+        [['delete'], /delete needs --key s3:\/\/BUCKET\/KEY \(or --bucket B --key K\) or --sha256 HEX, received neither/],
+        [['delete', '--sha256', 'abc'], /--sha256 must be 64 hex digits, received "abc"/],
+        [['dataset', 'export', '--since', 'yesterday', '--out', '/tmp/x'], /--since must be an ISO date .*received "yesterday"/],
+        [['dataset', 'export', '--since', '1d'], /required option '--out <dir\|s3:\/\/bucket\/prefix>' not specified/],
       ];
       for (const [args, message] of cases) {
         const r = revmod(args);
         expect({ args, status: r.status }).toEqual({ args, status: 2 });
         expect(r.stderr.split('\n')[0]).toMatch(message);
+      }
+    });
+
+    it('adds, lists and removes users in the users file, with a generated password that verifies', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'revmod-cli-users-'));
+      try {
+        const file = join(dir, 'users.json');
+        const add = capture({});
+        expect(await runCli(['users', 'add', 'li.wei', '--role', 'reviewer', 'lead', '--name', '李伟', '--generate', '--file', file], add)).toBe(0);
+        expect(add.stdout[0]).toBe(`added li.wei (reviewer, lead) in ${file}`);
+        const password = /^password: (\S+)$/.exec(add.stdout[1] ?? '')?.[1];
+        expect(password).toBeDefined();
+        const stored = (await readUsersFile(file)).users[0]!;
+        expect(stored).toMatchObject({ id: 'li.wei', name: '李伟', roles: ['reviewer', 'lead'] });
+        expect(await verifyPassword(password!, stored.password!)).toBe(true);
+        expect(JSON.stringify(await readUsersFile(file))).not.toContain(password!);
+        const list = capture({ REVMOD_USERS_FILE: file });
+        expect(await runCli(['users', 'list'], list)).toBe(0);
+        expect(list.stdout).toEqual(['li.wei\treviewer,lead\tpassword\t李伟']);
+        expect(await runCli(['users', 'remove', 'li.wei', '--file', file], capture({}))).toBe(0);
+        expect((await readUsersFile(file)).users).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 

@@ -103,7 +103,7 @@ describe('dashboard in a real browser (headless Chromium, Bull Board behind basi
       const res = await fetch(`${ro.url}/api/queues`, { headers: { authorization: auth } });
       expect(res.status).toBe(200);
       const body = await res.json() as { queues: Array<{ name: string; readOnlyMode: boolean; allowRetries: boolean }> };
-      expect(body.queues.map((q) => q.name).sort()).toEqual(Object.keys(JOBS).sort());
+      expect(body.queues.map((q) => q.name).sort()).toEqual([...Object.keys(JOBS), 'moderation-decisions', 'moderation-appeals'].sort());
       for (const q of body.queues) expect([q.readOnlyMode, q.allowRetries]).toEqual([true, false]);
     } finally {
       await ro.close();

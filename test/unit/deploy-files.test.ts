@@ -83,7 +83,7 @@ describe('docker-compose.yml', () => {
   const envOf = (s: Doc): Record<string, string> => s.environment as Record<string, string>;
 
   it('has the services, each long-running one with a health check', () => {
-    expect(Object.keys(services).sort()).toEqual(['createbuckets', 'minio', 'ops', 'redis', 'worker', 'worker-gpu']);
+    expect(Object.keys(services).sort()).toEqual(['createbuckets', 'minio', 'ops', 'redis', 'review', 'worker', 'worker-gpu']);
     for (const [name, s] of Object.entries(services)) {
       if (name === 'createbuckets') continue;
       expect({ name, test: Array.isArray(s.healthcheck?.test) }).toEqual({ name, test: true });
@@ -149,8 +149,20 @@ describe('docker-compose.yml', () => {
     expect(ops.healthcheck.test.join(' ')).toContain(`http://127.0.0.1:${env.REVMOD_OPS_PORT}/readyz`);
   });
 
+  it('runs the review console under its profile with a session secret and the users file, published on loopback only', () => {
+    const review = services.review!;
+    expect(review.profiles).toEqual(['review']);
+    expect(review.command).toEqual(['node', compiledPath('workers/cli.ts'), 'review']);
+    const env = envOf(review);
+    expect(env.REVMOD_SESSION_SECRET).toMatch(/^\$\{REVMOD_SESSION_SECRET:\?/);
+    expect(review.volumes).toContain(`./users.json:${env.REVMOD_USERS_FILE}:ro`);
+    expect(review.ports).toEqual([`127.0.0.1:${env.REVMOD_REVIEW_PORT}:${env.REVMOD_REVIEW_PORT}`]);
+    expect(review.healthcheck.test.join(' ')).toContain(`http://127.0.0.1:${env.REVMOD_REVIEW_PORT}/readyz`);
+    expect(services.createbuckets!.command.join(' ')).toContain('REVMOD_DECISION_LOG_BUCKET');
+  });
+
   it('only sets revmod variables that the config knows', () => {
-    for (const name of ['worker', 'worker-gpu', 'ops']) {
+    for (const name of ['worker', 'worker-gpu', 'ops', 'review']) {
       for (const key of Object.keys(envOf(services[name]!))) expect({ service: name, key, known: KNOWN_ENV.has(key) }).toEqual({ service: name, key, known: true });
     }
   });
@@ -160,6 +172,7 @@ describe('Kubernetes example (deploy/)', () => {
   const docs = readDeployDocs();
   const worker = findDoc(docs, 'Deployment', 'revmod-worker');
   const ops = findDoc(docs, 'Deployment', 'revmod-ops');
+  const review = findDoc(docs, 'Deployment', 'revmod-review');
   const secret = findDoc(docs, 'Secret');
   const containerOf = (d: Doc): Doc => d.spec.template.spec.containers[0] as Doc;
   const envMap = (c: Doc): Record<string, Doc> => Object.fromEntries((c.env as Doc[]).map((e) => [e.name as string, e]));
@@ -173,7 +186,7 @@ describe('Kubernetes example (deploy/)', () => {
   });
 
   it('selects its own pods', () => {
-    for (const d of [worker, ops]) expect(d.spec.template.metadata.labels).toEqual(expect.objectContaining(d.spec.selector.matchLabels));
+    for (const d of [worker, ops, review]) expect(d.spec.template.metadata.labels).toEqual(expect.objectContaining(d.spec.selector.matchLabels));
   });
 
   it('probes the worker on /readyz and /healthz at its metrics port', () => {
@@ -194,7 +207,7 @@ describe('Kubernetes example (deploy/)', () => {
 
   it('takes every secret from the Secret, never inline, and sets only known variables', () => {
     const keys = Object.keys(secret.stringData as Doc);
-    for (const d of [worker, ops]) {
+    for (const d of [worker, ops, review]) {
       const env = envMap(containerOf(d));
       for (const [name, e] of Object.entries(env)) {
         expect({ name, known: KNOWN_ENV.has(name) }).toEqual({ name, known: true });
@@ -205,6 +218,13 @@ describe('Kubernetes example (deploy/)', () => {
       }
     }
     expect(envMap(containerOf(ops)).REVMOD_OPS_PASSWORD!.valueFrom.secretKeyRef.key).toBe('ops-password');
+    expect(envMap(containerOf(review)).REVMOD_SESSION_SECRET!.valueFrom.secretKeyRef.key).toBe('session-secret');
+    // The users file comes from the Secret too, at the path the console reads.
+    const mount = (containerOf(review).volumeMounts as Doc[])[0]!;
+    const volume = (review.spec.template.spec.volumes as Doc[]).find((v) => v.name === mount.name)!;
+    expect(volume.secret.secretName).toBe(secret.metadata.name);
+    expect(`${mount.mountPath}/${volume.secret.items[0].path}`).toBe(envMap(containerOf(review)).REVMOD_USERS_FILE!.value);
+    expect(keys).toContain(volume.secret.items[0].key);
   });
 
   it('scales the worker with KEDA on the moderation queue backlog (wait list and prioritized set)', () => {

@@ -20,10 +20,14 @@ export const devCommands: CliExtension = (program: Command, ctx: CliContext, run
     .option('--images <dir>', 'folder of photos', DEFAULT_DEMO_OPTIONS.imagesDir)
     .option('--copies <n>', 'upload each photo N times', positiveInt, DEFAULT_DEMO_OPTIONS.copies)
     .addOption(new Option('--model <kind>', 'model when REVMOD_MODEL_PATH is unset: nsfwjs (the bundled trained one), or a generated untrained one').choices(DEMO_MODELS).default(DEFAULT_DEMO_OPTIONS.model))
-    .action(run(async (opts: { images: string; copies: number; model: DemoModel }) => {
+    .option('--review', 'then open the review console on the review items until Ctrl-C, and write a dataset of the decisions')
+    .option('--review-port <port>', 'review console port', nonNegativeInt, 3001)
+    .option('--dataset <dir>', 'where --review writes the dataset', 'demo-dataset')
+    .action(run(async (opts: { images: string; copies: number; model: DemoModel; review?: boolean; reviewPort: number; dataset: string }) => {
       await runDemo({
         imagesDir: resolve(opts.images), copies: opts.copies, model: opts.model,
         logger: createLogger(ctx.env.LOG_LEVEL ?? 'warn'), print: ctx.out,
+        ...(opts.review ? { review: { port: opts.reviewPort, exportDir: opts.dataset } } : {}),
       });
       return EXIT.ok;
     }));

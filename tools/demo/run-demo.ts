@@ -10,6 +10,7 @@ import { ModerationWorker } from '../../src/worker/moderation-worker';
 import { deletePrefix } from '../dev/redis-keys';
 import { ensureRedis } from '../dev/redis-server';
 import { S3Server } from '../dev/s3-server';
+import { runReviewDemo } from './review-demo';
 
 export interface DemoOptions {
   /** Folder of photos to moderate. Default `samples/`. */
@@ -21,6 +22,8 @@ export interface DemoOptions {
   readonly logger: Logger;
   /** Where the demo prints its verdict table. */
   readonly print: (line: string) => void;
+  /** Then serve the review console over the review items until Ctrl-C (port, dataset folder). */
+  readonly review?: { readonly port: number; readonly exportDir: string };
 }
 
 export type DemoModel = 'nsfwjs' | ModelKind;
@@ -56,9 +59,10 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
   const config: RevmodConfig = loadConfig({
     redis: { prefix: `revmod-demo-${process.pid}` },
     s3: s3.s3Config,
-    // The generated demo model is untrained; a model given through REVMOD_MODEL_PATH is checked as usual.
     // The generated models are untrained; a model given through REVMOD_MODEL_PATH is checked as usual.
     model: { path: modelPath, allowUntrained: (process.env.REVMOD_MODEL_PATH === undefined && options.model !== 'nsfwjs') || base.model.allowUntrained },
+    // With the console, auto-passed photos are also sent to review as blind QC samples, so that there is work to show.
+    ...(options.review ? { review: { sampleRate: 1 } } : {}),
   });
   let worker: ModerationWorker | undefined;
   let client: ModerationClient | undefined;
@@ -102,7 +106,8 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
     await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${verdicts.length}/${keys.length} verdicts after 120 s`)), 120_000))]);
     const seconds = (performance.now() - t0) / 1000;
     const counts = verdicts.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v.decision]: (acc[v.decision] ?? 0) + 1 }), {});
-    print(`${verdicts.length} verdicts in ${seconds.toFixed(2)} s (${(verdicts.length / seconds).toFixed(1)} images/s): ${JSON.stringify(counts)}; review-queue items: ${verdicts.length - (counts.pass ?? 0)}`);
+    print(`${verdicts.length} verdicts in ${seconds.toFixed(2)} s (${(verdicts.length / seconds).toFixed(1)} images/s): ${JSON.stringify(counts)}; review-queue items: ${options.review ? verdicts.length : verdicts.length - (counts.pass ?? 0)}`);
+    if (options.review) await runReviewDemo({ config, s3, bucket: BUCKET, port: options.review.port, exportDir: options.review.exportDir, logger, print });
     return { verdicts, imagesPerSecond: verdicts.length / seconds };
   } finally {
     await client?.close();

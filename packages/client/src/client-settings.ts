@@ -16,7 +16,9 @@ export const CLIENT_SETTINGS = defineSettings({
   queues: {
     moderation: { env: 'REVMOD_QUEUE', kind: 'string', default: 'moderation', doc: 'Moderation (input) queue name.' },
     results: { env: 'REVMOD_RESULTS_QUEUE', kind: 'string', default: 'moderation-results', doc: 'Results queue name (every verdict).' },
-    review: { env: 'REVMOD_REVIEW_QUEUE', kind: 'string', default: 'moderation-review', doc: 'Human-review queue name (review/block verdicts).' },
+    review: { env: 'REVMOD_REVIEW_QUEUE', kind: 'string', default: 'moderation-review', doc: 'Human-review queue name (review/block verdicts and QC samples); the review console owns it.' },
+    decisions: { env: 'REVMOD_DECISIONS_QUEUE', kind: 'string', default: 'moderation-decisions', doc: 'Decisions queue name (every reviewer decision, for `consumeDecisions`).' },
+    appeals: { env: 'REVMOD_APPEALS_QUEUE', kind: 'string', default: 'moderation-appeals', doc: 'Appeals queue name (`appeal()` requests, read by the review console).' },
   },
   requests: {
     allowedBuckets: { env: 'REVMOD_ALLOWED_BUCKETS', kind: 'list', default: [], doc: 'Comma-separated bucket allow-list; empty allows all.' },

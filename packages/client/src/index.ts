@@ -22,3 +22,11 @@ export {
 } from './settings/load';
 export { scrubSecrets } from './scrub';
 export { signVerdict, verifyVerdict, canonicalVerdict, canonicalJson, signingKeyId, acceptedKeys } from './verdict-signature';
+export { consumeDecisions, type DecisionConsumer, type DecisionConsumerOptions } from './decision-consumer';
+export { ReviewClient, stateFromVerdict, MAX_APPEAL_REASON_CHARS, type ReviewClientOptions } from './review-client';
+export { watchReview, type ReviewWatcher, type ReviewWatchOptions } from './review-watch';
+export { reviewKeyBase, decisionStateKey, reviewEventsKey, decisionIdFor } from './review-keys';
+export {
+  DECISION_SCHEMA_VERSION,
+  type ReviewDecision, type DecisionState, type DecisionKind, type Outcome, type Reviewer, type ReviewEvent, type ReviewEventType, type AppealRequest,
+} from './review-types';

@@ -27,6 +27,17 @@ export const ERROR_CODES = {
   VERDICT_SIGNATURE_INVALID: { retryable: false, description: 'A verdict failed signature verification (forged, altered or signed with an unknown key): refused.' },
   SHUTTING_DOWN: { retryable: true, description: 'The worker is closing; the job is handed back to the queue.' },
   INTERNAL: { retryable: true, description: 'An unexpected error; treated as transient so that nothing is lost.' },
+  // Review console and decisions.
+  UNAUTHENTICATED: { retryable: false, description: 'No valid session or credentials: sign in first.' },
+  FORBIDDEN: { retryable: false, description: "The signed-in user's role does not allow this action." },
+  CSRF_REJECTED: { retryable: false, description: 'A state-changing request without a valid CSRF token or from another origin.' },
+  ITEM_NOT_FOUND: { retryable: false, description: 'No review item, verdict or decision is known for that job id.' },
+  CLAIM_EXPIRED: { retryable: false, description: 'The claim (lease) on the review item expired before the decision; the item went back to the queue and the decision was not applied.' },
+  CLAIM_NOT_HELD: { retryable: false, description: 'The review item is not claimed by this reviewer (another reviewer holds it, or it was already decided).' },
+  DECISION_INVALID: { retryable: false, description: 'The decision is malformed: unknown outcome, a rejection without a reason, an unknown reason, a note too long.' },
+  DECISION_CONFLICT: { retryable: false, description: 'A different decision was already recorded with this claim; the first one stands.' },
+  DECISION_LOG_UNAVAILABLE: { retryable: true, description: 'The decision log in S3 could not be written: the decision was not recorded, and can be submitted again.' },
+  CONTENT_MISMATCH: { retryable: false, description: "The object's bytes no longer match the version (ETag, VersionId or sha256) the verdict was about." },
 } as const satisfies Record<string, { readonly retryable: boolean; readonly description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
