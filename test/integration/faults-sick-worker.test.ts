@@ -70,9 +70,9 @@ describe('one sick worker does not stop the fleet', () => {
     expect(verdicts.filter((v) => v.error !== undefined)).toEqual([]);
     expect(verdicts.every((v) => workerIdOf(healthy).test(v.worker))).toBe(true);
     expect(await inspector.counts()).toMatchObject({ failed: 0 });
-    // The jobs the sick worker handed back kept their attempts.
-    const attempts = await Promise.all(first.map(async (id) => (await client.queue.getJob(id))?.attemptsMade));
-    expect(attempts.every((n) => n !== undefined && n <= 1)).toBe(true);
+    // With 2 attempts, only the failures before the breaker opened spent one: every job was decided
+    // on its first or second attempt, none failed, though the sick worker took each of the first 8.
+    expect(verdicts.every((v) => v.attempt <= 2)).toBe(true);
     expect(sick.grep("pausing this worker's intake").length).toBeGreaterThan(0);
     expect(sick.alive).toBe(true);
   }, 150_000);
