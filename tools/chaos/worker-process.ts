@@ -133,6 +133,17 @@ export class WorkerProcess {
     }
   }
 
+  /** Peak resident memory in KiB (/proc/<pid>/status VmHWM), or undefined when gone / not Linux. */
+  peakRssKiB(): number | undefined {
+    if (!this.alive) return undefined;
+    try {
+      const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The last `n` output lines. */
   tail(n = 30): string {
     return this.lines.slice(-n).join('\n');
