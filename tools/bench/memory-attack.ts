@@ -5,8 +5,6 @@
  * to a worker with 64 jobs in flight.
  */
 import sharp from 'sharp';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { parseArgs } from 'node:util';
 import { consumeVerdicts, ModerationClient } from '@revmod/client';
 import { clientConfigOf, loadConfig } from '../../src/config';
@@ -15,6 +13,8 @@ import { deletePrefix, uniquePrefix } from '../dev/redis-keys';
 import { S3Server } from '../dev/s3-server';
 import { defaultModelPath, ensureModel } from '../model-gen/ensure-model';
 import { spawnWorker, workerEnv } from '../chaos/worker-process';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const BUCKET = 'memory-attack';
 const MIB = 1024 * 1024;
