@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { RevmodError } from '@revmod/client';
 import { CHANNELS } from './constants';
-import { decodeCmykAsRgb, decodeCrop, decodeRgbDroppingAlpha, exactDecode, rawRgbCrop } from './decode-paths';
+import { decodeCmykAsRgb, decodeCrop, decodeRgbDroppingAlpha, exactDecode, heicDecode, rawRgbCrop } from './decode-paths';
 import { mapSharpError } from './map-sharp-error';
 import { orientCrop, planPreprocess, type PreprocessPlan, type Size } from './plan';
 import type { PreprocessOptions } from './preprocess-options';
@@ -91,6 +91,8 @@ async function viewFrom(pixels: FullPixels, maxSide: number, grey: boolean, orie
 async function cropWithPixels(bytes: Buffer, plan: PreprocessPlan, options: PreprocessOptions): Promise<{ crop: Buffer; pixels: FullPixels | undefined }> {
   const input = sharpInputOptions(options);
   switch (plan.path) {
+    case 'heic':
+      return heicDecode(bytes, plan, options);
     case 'exact': {
       const { crop, pixels } = await exactDecode(bytes, plan, input, true);
       return { crop, pixels };

@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { RevmodError } from '@revmod/client';
 import { CHANNELS } from './constants';
 import { pilCmykToRgb } from './colour';
+import { decodeHeic } from './heic-decoder';
 import { mapSharpError } from './map-sharp-error';
 import { pilBilinearResizeCrop, planResizeCrop } from './pil-resample';
 import type { PreprocessPlan, Size } from './plan';
@@ -14,9 +15,11 @@ import { sharpInputOptions, type ImageHeader } from './read-header';
  * - 'cmyk': raw CMYK read and converted with PIL's formula, then sharp resizes;
  * - 'alpha': alpha dropped at full size, then sharp resizes (sharp would premultiply in its resize,
  *   blackening RGB under transparent pixels, which PIL keeps);
- * - 'sharp': sharp decodes and resizes in one pipeline.
+ * - 'sharp': sharp decodes and resizes in one pipeline;
+ * - 'heic': libheif-js decodes (heic-decoder.ts), then Pillow's resampler or sharp resizes the
+ *   decoded pixels, by the same rule as the other formats.
  */
-export type DecodePath = 'exact' | 'cmyk' | 'alpha' | 'sharp';
+export type DecodePath = 'exact' | 'cmyk' | 'alpha' | 'sharp' | 'heic';
 
 /**
  * sharp's JPEG shrink-on-load factor with `fastShrinkOnLoad: false` (sharp's pipeline.cc): the
@@ -58,6 +61,7 @@ const isUpscale = (stored: Size, resizeTo: Size) => resizeTo.width > stored.widt
 
 /** The decode path for an image resized to `resizeTo` (in its stored orientation). */
 export function chooseDecodePath(header: ImageHeader, resizeTo: Size, mode: DecodeOptions['mode']): DecodePath {
+  if (header.format === 'heic') return 'heic';
   const cmyk = header.space === 'cmyk';
   const exactAllowed = mode === 'torchvision' || isUpscale(header, resizeTo);
   if (exactAllowed && usePilResampler(header.format, cmyk, header, resizeTo)) return 'exact';
@@ -95,13 +99,43 @@ function sharpCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, 
   return sharp(bytes, input).resize(sharpResize(plan, options)).extract(plan.crop).removeAlpha().raw().toBuffer();
 }
 
-/** Resizes and crops RGB pixels already decoded at full size. */
-export function rawRgbCrop(rgb: Buffer, size: Size, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
-  return sharp(rgb, { raw: { ...size, channels: 3 }, limitInputPixels: options.maxPixels })
+/** Resizes and crops RGB pixels already decoded at full size (an alpha band, if any, is dropped). */
+export function rawRgbCrop(rgb: Buffer, size: Size, plan: PreprocessPlan, options: DecodeOptions, channels: 3 | 4 = 3): Promise<Buffer> {
+  return sharp(rgb, { raw: { ...size, channels }, limitInputPixels: options.maxPixels })
+    .removeAlpha()
     .resize({ ...sharpResize(plan, options), fastShrinkOnLoad: false })
     .extract(plan.crop)
     .raw()
     .toBuffer();
+}
+
+/**
+ * The 'heic' path: libheif-js decodes the primary image at full size; the crop is then taken with
+ * Pillow's resampler where 'torchvision' mode would take the exact path for any other non-JPEG
+ * raster (a shrink of 4× or more, or an upscale), else by sharp from the raw pixels. Returns the
+ * decoded pixels too, for the detector views.
+ */
+export async function heicDecode(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<{ crop: Buffer; pixels: { data: Buffer; channels: number; size: Size } }> {
+  const pixels = await decodeHeic(bytes, options.maxPixels);
+  if (pixels.size.width !== plan.stored.width || pixels.size.height !== plan.stored.height) {
+    throw new RevmodError('IMAGE_CORRUPT', `HEIC decoded to ${pixels.size.width}×${pixels.size.height}, its header says ${plan.stored.width}×${plan.stored.height}`);
+  }
+  const exactAllowed = options.mode === 'torchvision' || isUpscale(plan.stored, plan.resizeTo);
+  if (!(exactAllowed && usePilResampler('heic', false, plan.stored, plan.resizeTo))) {
+    return { crop: await rawRgbCrop(pixels.data, pixels.size, plan, options, 4), pixels };
+  }
+  const resample = planResizeCrop(pixels.size.width, pixels.size.height, plan.resizeTo.width, plan.resizeTo.height, plan.crop);
+  const crop = Buffer.allocUnsafe(plan.crop.width * plan.crop.height * CHANNELS);
+  try {
+    pilBilinearResizeCrop({ data: pixels.data, channels: 4, rect: { left: 0, top: 0, ...pixels.size } }, resample, crop);
+  } catch (err) {
+    throw new RevmodError('INTERNAL', `resampling failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return { crop, pixels };
+}
+
+async function heicCrop(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions): Promise<Buffer> {
+  return (await heicDecode(bytes, plan, options)).crop;
 }
 
 /** The whole image as RGB, alpha dropped without compositing (as PIL's convert('RGB')). */
@@ -201,4 +235,5 @@ const PATHS: Readonly<Record<DecodePath, PathDecoder>> = {
   cmyk: cmykCrop,
   alpha: alphaCrop,
   sharp: sharpCrop,
+  heic: heicCrop,
 };

@@ -22,6 +22,7 @@ const FORMAT_LABELS: Readonly<Record<string, string>> = {
   gif: 'GIF',
   tiff: 'TIFF',
   heif: 'AVIF/HEIF',
+  heic: 'HEIC',
   svg: 'SVG',
 };
 
@@ -58,8 +59,8 @@ const OUT_OF_MEMORY = /out of memory|memory allocation failed|cannot allocate|ba
  *  - empty input → OBJECT_EMPTY;
  *  - pixel-limit refusals (limitInputPixels, SVG size limit) → IMAGE_TOO_LARGE;
  *  - allocation failures → INTERNAL (retryable: the same bytes may decode on a less busy worker);
- *  - a HEIF/HEIC container whose header libheif cannot read → UNSUPPORTED_FORMAT (the prebuilt
- *    libvips has no HEVC decoder; AVIF headers do parse);
+ *  - a HEIF container (AVIF here: HEIC goes to libheif-js first) whose header libheif cannot read →
+ *    IMAGE_CORRUPT;
  *  - "unsupported image format" (no loader recognises the bytes: HTML, PDF, random bytes) → NOT_AN_IMAGE;
  *  - anything else from a recognised image (corrupt header, truncated data, libjpeg/libpng/libwebp
  *    warnings escalated by `failOn: 'warning'`) → IMAGE_CORRUPT.
@@ -83,11 +84,7 @@ export function mapSharpError(err: unknown, context: SharpErrorContext): RevmodE
     return new RevmodError('INTERNAL', `out of memory while decoding ${label}: ${detail}`, { cause: err });
   }
   if (context.stage === 'header' && context.heifBrand !== undefined) {
-    return new RevmodError(
-      'UNSUPPORTED_FORMAT',
-      `HEIF container (brand '${context.heifBrand}') that this worker cannot decode (HEIC/HEVC is not supported): ${detail}`,
-      { cause: err },
-    );
+    return new RevmodError('IMAGE_CORRUPT', `corrupt HEIF container (brand '${context.heifBrand}'): ${detail}`, { cause: err });
   }
   if (/unsupported image format/i.test(raw)) {
     const what = context.contentHint ?? 'bytes in no image format this worker recognises';

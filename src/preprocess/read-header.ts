@@ -1,12 +1,13 @@
 import sharp from 'sharp';
 import { RevmodError } from '@revmod/client';
+import { heicSize } from './heic-decoder';
 import { formatLabel, mapSharpError } from './map-sharp-error';
 import type { DecodeOptions } from './preprocess-options';
 import { describeContent, heifBrand, magicFormat, sniffUpload } from './sniff';
 
 /** What the header says about an upload: enough to plan its decode without touching a pixel. */
 export interface ImageHeader {
-  /** sharp's format: 'jpeg', 'png', 'webp', 'gif', 'tiff', 'heif' (AVIF), 'svg'. */
+  /** sharp's format ('jpeg', 'png', 'webp', 'gif', 'tiff', 'heif' (AVIF), 'svg'), or 'heic' (HEIF with HEVC, decoded by libheif-js). */
   readonly format: string;
   /** libvips' interpretation ('srgb', 'b-w', 'cmyk', ...), if reported. */
   readonly space: string | undefined;
@@ -50,12 +51,10 @@ export async function readHeader(bytes: Buffer, options: DecodeOptions): Promise
   try {
     meta = await sharp(bytes, { ...sharpInputOptions(options), limitInputPixels: false }).metadata();
   } catch (err) {
-    throw mapSharpError(err, {
-      stage: 'header',
-      format: magicFormat(bytes),
-      heifBrand: heifBrand(bytes),
-      contentHint: describeContent(bytes),
-    });
+    const brand = heifBrand(bytes);
+    // A HEIF container sharp's libheif cannot parse may still be a HEIC libheif-js reads.
+    if (brand !== undefined && !brand.startsWith('avi')) return heicHeader(bytes, options, undefined, err);
+    throw mapSharpError(err, { stage: 'header', format: magicFormat(bytes), heifBrand: brand, contentHint: describeContent(bytes) });
   }
   const format = meta.format as string;
   if (format !== sniffed.format && !(sniffed.format === 'heif' && format === 'heif')) {
@@ -69,11 +68,9 @@ export async function readHeader(bytes: Buffer, options: DecodeOptions): Promise
   } else if (!RASTER_FORMATS.has(format)) {
     throw new RevmodError('UNSUPPORTED_FORMAT', `${formatLabel(format)} images are not accepted`);
   }
+  if (format === 'heif' && meta.compression === 'hevc') return heicHeader(bytes, options, meta.hasAlpha === true);
   if (format === 'heif' && meta.compression !== 'av1') {
-    throw new RevmodError(
-      'UNSUPPORTED_FORMAT',
-      `HEIF image with ${meta.compression ?? 'unknown'} compression (HEIC): this worker decodes AVIF only`,
-    );
+    throw new RevmodError('UNSUPPORTED_FORMAT', `HEIF image with ${meta.compression ?? 'unknown'} compression: this worker decodes HEVC (HEIC) and AV1 (AVIF)`);
   }
   const { width, height } = meta;
   if (!(width > 0 && height > 0)) {
@@ -90,4 +87,25 @@ export async function readHeader(bytes: Buffer, options: DecodeOptions): Promise
   const orientation = o !== undefined && Number.isInteger(o) && o >= 1 && o <= 8 ? o : 1;
   const pages = meta.pages !== undefined && Number.isInteger(meta.pages) && meta.pages > 1 ? meta.pages : 1;
   return { format, space: meta.space, hasAlpha: meta.hasAlpha === true, width, height, orientation, pages };
+}
+
+/**
+ * The header of a HEIC, from libheif-js: the displayed size (after the container's rotation, which
+ * libheif applies on decode, so EXIF orientation is not applied again) and the primary image only.
+ */
+async function heicHeader(bytes: Buffer, options: DecodeOptions, hasAlpha: boolean | undefined, sharpError?: unknown): Promise<ImageHeader> {
+  let size: { width: number; height: number };
+  try {
+    size = await heicSize(bytes);
+  } catch (err) {
+    if (sharpError !== undefined && err instanceof RevmodError && err.code === 'IMAGE_CORRUPT') {
+      throw new RevmodError('IMAGE_CORRUPT', `corrupt HEIF container (brand '${heifBrand(bytes)}'): ${err.message}`, { cause: sharpError });
+    }
+    throw err;
+  }
+  const declared = size.width * size.height;
+  if (declared > options.maxPixels) {
+    throw new RevmodError('IMAGE_TOO_LARGE', `HEIC declares ${size.width}×${size.height} = ${declared} pixels, more than the limit of ${options.maxPixels}`);
+  }
+  return { format: 'heic', space: 'srgb', hasAlpha: hasAlpha ?? false, ...size, orientation: 1, pages: 1 };
 }

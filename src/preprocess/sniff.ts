@@ -1,6 +1,7 @@
 /**
- * Cheap looks at the first bytes of an object, used only to name what a non-image is and to refuse
- * SVG and HEIC before any decoder parses them. sharp's own detection decides what *is* an image.
+ * Cheap looks at the first bytes of an object, used only to name what a non-image is, to refuse SVG
+ * before any decoder parses it and to route HEIF containers. sharp's own detection decides what *is*
+ * an image.
  */
 
 const HEIF_BRANDS = new Set([

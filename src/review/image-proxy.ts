@@ -1,8 +1,8 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import sharp from 'sharp';
 import { RevmodError } from '@revmod/client';
+import { openImage } from '../preprocess/open-image';
 import { mapS3Error } from '../storage/map-s3-error';
 import type { ReviewItem } from './review-store';
 import { verdictVersion } from './verdict-view';
@@ -66,13 +66,14 @@ export class ImageProxy {
     }
     const side = IMAGE_SIZES[size];
     try {
-      return await sharp(bytes, { limitInputPixels: this.o.maxPixels, failOn: 'error' })
+      return await (await openImage(bytes, { maxPixels: this.o.maxPixels }))
         .rotate()
         .resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true })
         .flatten({ background: '#808080' })
         .jpeg({ quality: 85, mozjpeg: false })
         .toBuffer();
     } catch (err) {
+      if (err instanceof RevmodError) throw new RevmodError(err.code, `${where} cannot be shown: ${err.message}`, { cause: err });
       throw new RevmodError('IMAGE_CORRUPT', `${where} cannot be shown: ${(err as Error).message}`);
     }
   }

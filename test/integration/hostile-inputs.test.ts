@@ -76,8 +76,9 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
       ['hostile/vector.svg', fixtures.svgImage(`http://127.0.0.1:${svgTarget.port}/tracker.png`), { code: 'UNSUPPORTED_FORMAT', message: /SVG/ }],
       ['hostile/bomb.png', fixtures.decompressionBombPng(), { code: 'IMAGE_TOO_LARGE', message: /30000×30000/ }],
       ['hostile/needle.png', fixtures.needlePng(), { code: 'IMAGE_TOO_LARGE' }],
-      ['hostile/photo.heic', fixtures.heicHeader(), { code: 'UNSUPPORTED_FORMAT', message: /HEIC/ }],
-      ['hostile/whole.heic', fixtures.heicContainer(), { code: 'UNSUPPORTED_FORMAT' }],
+      ['hostile/photo.heic', fixtures.heicHeader(), { code: 'IMAGE_CORRUPT', message: /HEIF container/ }],
+      ['hostile/whole.heic', fixtures.heicContainer(), { code: 'IMAGE_CORRUPT', message: /HEIC/ }],
+      ['hostile/truncated.heic', fixtures.truncatedHeic(), { code: 'IMAGE_CORRUPT', message: /HEIC/ }],
       ['hostile/truncated.avif', fixtures.truncatedAvif(), { code: 'IMAGE_CORRUPT' }],
       ['hostile/oversized.jpg', Promise.resolve(Buffer.alloc(OVERSIZED_BYTES, 0xab)), { code: 'OBJECT_TOO_LARGE', message: /refused before download/ }],
       ['hostile/never-uploaded.jpg', undefined, { code: 'OBJECT_NOT_FOUND' }],
@@ -92,6 +93,7 @@ describe('hostile and odd inputs through the whole pipeline (real Redis, real S3
       ['odd/one-pixel.png', fixtures.onePixelPng(), { scored: true, violate: [0, 0.5] }], // teal: more blue than red
       ['odd/panorama.jpg', fixtures.panoramaJpeg(), { scored: true }],
       ['odd/small.avif', fixtures.avifImage(), { scored: true }],
+      ['odd/iphone.heic', fixtures.heicPhoto(), { scored: true }],
     ];
     // Good photos between the hostile ones, so that they share fetch/decode slots and batches.
     const good: Case[] = [];

@@ -93,12 +93,23 @@ describe('preprocessImage refuses what is not a usable image, with the right cod
     await expectCode(await fixtures.needlePng(), 'IMAGE_TOO_LARGE', /too extreme an aspect ratio.*25600000×256/);
   });
 
-  test('heicHeader (ftyp heic + junk) → UNSUPPORTED_FORMAT', async () => {
-    await expectCode(await fixtures.heicHeader(), 'UNSUPPORTED_FORMAT', /^HEIF container \(brand 'heic'\).*cannot decode/);
+  test('heicHeader (ftyp heic + junk) → IMAGE_CORRUPT, naming the container', async () => {
+    await expectCode(await fixtures.heicHeader(), 'IMAGE_CORRUPT', /^corrupt HEIF container \(brand 'heic'\)/);
   });
 
-  test('heicContainer (a whole HEIF file declaring HEVC) → UNSUPPORTED_FORMAT', async () => {
-    await expectCode(await fixtures.heicContainer(), 'UNSUPPORTED_FORMAT', /HEIF container \(brand 'heic'\)/);
+  test('heicContainer (HEVC declared, AV1 inside) → IMAGE_CORRUPT naming the missing HEVC configuration', async () => {
+    await expectCode(await fixtures.heicContainer(), 'IMAGE_CORRUPT', /^corrupt HEIF container \(brand 'heic'\): corrupt HEIC: no primary image: .*hvcC/);
+  });
+
+  test('truncatedHeic → IMAGE_CORRUPT', async () => {
+    await expectCode(await fixtures.truncatedHeic(), 'IMAGE_CORRUPT', /^truncated or corrupt HEIC: .*(end of|out of bounds|outside)/i);
+  });
+
+  test('HEIC over maxPixels → IMAGE_TOO_LARGE before any pixel is decoded', async () => {
+    await expectCode(await fixtures.heicPhoto(), 'IMAGE_TOO_LARGE', /HEIC declares 600×400 = 240000 pixels, more than the limit of 200000/, {
+      ...DEFAULT_PREPROCESS_OPTIONS,
+      maxPixels: 200_000,
+    });
   });
 
   test('truncatedAvif → IMAGE_CORRUPT', async () => {
@@ -217,7 +228,7 @@ describe('mapSharpError', () => {
     expect(mapSharpError(new Error('Input Buffer is empty'), { stage: 'header' }).code).toBe('OBJECT_EMPTY');
     const noisy = new Error('Input buffer has corrupt header: source: bad seek to 1024\nsource: bad seek to 512\nheif: Invalid input');
     const heic = mapSharpError(noisy, { stage: 'header', heifBrand: 'heic' });
-    expect([heic.code, heic.message]).toEqual(['UNSUPPORTED_FORMAT', expect.stringMatching(/: heif: Invalid input$/)]);
+    expect([heic.code, heic.message]).toEqual(['IMAGE_CORRUPT', expect.stringMatching(/: heif: Invalid input$/)]);
     expect(mapSharpError(new Error('gifload: no frames'), { stage: 'decode', format: 'gif' }).message).toBe(
       'truncated or corrupt GIF: gifload: no frames',
     );

@@ -15,7 +15,7 @@ export const ERROR_CODES = {
   STORAGE_UNAVAILABLE: { retryable: true, description: 'The object store could not be reached or answered with a server error.' },
   STORAGE_TIMEOUT: { retryable: true, description: 'The object store did not answer within the configured timeout.' },
   NOT_AN_IMAGE: { retryable: false, description: 'The object is not in any image format (HTML, PDF, random bytes...).' },
-  UNSUPPORTED_FORMAT: { retryable: false, description: 'An image format this worker does not decode (HEIC/HEIF, SVG unless enabled, ...).' },
+  UNSUPPORTED_FORMAT: { retryable: false, description: 'An image format this worker does not decode (SVG unless enabled, JPEG 2000, HEIF with other than HEVC or AV1, ...).' },
   IMAGE_CORRUPT: { retryable: false, description: 'The image is truncated or its data is invalid.' },
   IMAGE_TOO_LARGE: { retryable: false, description: 'The image declares more pixels than limits.maxPixels (decompression bomb guard).' },
   INFERENCE_FAILED: { retryable: true, description: 'The inference thread failed or died while running the batch.' },
