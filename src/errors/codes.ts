@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   IMAGE_TOO_LARGE: { retryable: false, description: 'The image declares more pixels than limits.maxPixels (decompression bomb guard).' },
   INFERENCE_FAILED: { retryable: true, description: 'The inference thread failed or died while running the batch.' },
   MODEL_INVALID: { retryable: false, description: 'The model file or its card does not satisfy the model contract.' },
+  OCR_FAILED: { retryable: true, description: 'The OCR thread failed or died while reading the image\'s text.' },
+  OCR_OVERLOADED: { retryable: true, description: 'The OCR pool\'s queue is full; the job is tried again later.' },
   CONFIG_INVALID: { retryable: false, description: 'A configuration value is invalid.' },
   SHUTTING_DOWN: { retryable: true, description: 'The worker is closing; the job is handed back to the queue.' },
   INTERNAL: { retryable: true, description: 'An unexpected error; treated as transient so that nothing is lost.' },
