@@ -16,3 +16,6 @@ export { preprocessImage, writeNormalizedChw, DEFAULT_PREPROCESS_OPTIONS, type P
 export { loadModelCard, cardPathFor, type ModelCard } from './model/model-card';
 export { ensureModel, type ModelKind } from './model/ensure-model';
 export { createLogger } from './util/logger';
+export * from './detectors';
+export { evaluateDetectors, formatDetectorsReport, type DetectorsEvalOptions, type DetectorsEvalReport } from './eval/detectors-eval';
+export { parseLabels, type DetectorSetLabel, type DetectorSetKind } from './eval/detector-labels';

@@ -51,7 +51,7 @@ export interface DetectorGate<O extends object, S extends ViewSpec = ViewSpec> {
   readonly view: S;
   readonly cost: 'cheap';
   readonly defaults: Readonly<O>;
-  check(input: ViewInput<S>, options?: Partial<O>): GateResult;
+  check(input: ViewInput<S>, options?: Partial<O>): Promise<GateResult>;
 }
 
 export interface GateResult {

@@ -58,8 +58,10 @@ export async function decodeViews(bytes: Uint8Array, specs: readonly PixelSpec[]
     // sharp for the grey conversion too, so that grey views match decodeView's exactly in kind.
     let pipeline = sharp(base.data, { raw: { width: base.width, height: base.height, channels: base.channels } });
     if (!fits) pipeline = pipeline.resize(spec.maxSidePx, spec.maxSidePx, { fit: 'inside', kernel: 'linear' });
-    if (channels === 1 && base.channels === 3) pipeline = pipeline.greyscale();
+    // Explicit even for grey input: sharp writes raw 1-band input back out as sRGB otherwise.
+    if (channels === 1) pipeline = pipeline.greyscale();
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels) throw new Error(`decodeViews: expected ${channels} channels for ${key}, sharp gave ${info.channels}`);
     out.set(key, { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels as 1 | 3 });
   }
   return out;

@@ -1,7 +1,7 @@
 /**
  * Evaluates the detectors on a labelled set (tools/detector-set/generate.ts writes one): precision
- * and recall per detector, the text gate's pass rates, false positives on clean photos, and CPU
- * cost per image. `revmod eval detectors` prints `formatDetectorsReport` of it.
+ * and recall per detector, the text gate's pass rates, false positives on clean photos and OCR
+ * accuracy. (CPU cost: tools/detector-set/bench-detectors.ts, which runs one thing at a time.) `revmod eval detectors` prints `formatDetectorsReport` of it.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,7 +54,6 @@ export interface ImageOutcome {
   readonly ocrCharAccuracy?: number;
   /** OCR time in its thread (detection + recognition). */
   readonly ocrRunMs?: number;
-  readonly cpuMs: { readonly blur: number; readonly qr: number; readonly gate: number };
   readonly signals: readonly DetectorSignal[];
 }
 
@@ -71,8 +70,6 @@ export interface DetectorsEvalReport {
   /** Clean photos that got any signal. */
   readonly cleanFalsePositives: { readonly count: number; readonly total: number; readonly rate: number; readonly files: readonly string[] };
   readonly ocr: { readonly images: number; readonly meanRunMs: number; readonly meanCharAccuracy: number };
-  /** Mean CPU ms per image of each cheap detector, on photos without text or a code (clean and blurry). */
-  readonly cheapCpuMs: { readonly blur: number; readonly qr: number; readonly gate: number; readonly total: number };
   readonly outcomes: readonly ImageOutcome[];
 }
 
@@ -102,35 +99,20 @@ export function editDistance(a: string, b: string): number {
   return prev[y.length]!;
 }
 
-function cpuMs<T>(f: () => T): { value: T; ms: number } {
-  const c0 = process.cpuUsage();
-  const value = f();
-  const c = process.cpuUsage(c0);
-  return { value, ms: (c.user + c.system) / 1000 };
-}
-
-// The detectors are synchronous under their async signature, so this measures their own CPU time.
-async function cpuMsAsync<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const c0 = process.cpuUsage();
-  const value = await f();
-  const c = process.cpuUsage(c0);
-  return { value, ms: (c.user + c.system) / 1000 };
-}
-
 async function evaluateImage(setDir: string, label: DetectorSetLabel, ocr: OcrRunner, o: DetectorsEvalOptions): Promise<ImageOutcome> {
   const text = createTextDetector(ocr);
   const bytes = readFileSync(join(setDir, label.file));
   const views = await decodeViews(bytes, [blurDetector.view, qrDetector.view, text.gate.view]);
   const grey512 = views.get('grey512')!;
   const grey1024 = views.get('grey1024')!;
-  const blur = await cpuMsAsync(() => blurDetector.detect(grey512, o.blur));
-  const qr = await cpuMsAsync(() => qrDetector.detect(grey1024, o.qr));
-  const gate = cpuMs(() => text.gate.check(grey512, o.gate));
-  const signals: DetectorSignal[] = [...blur.value, ...qr.value];
+  const blur = await blurDetector.detect(grey512, o.blur);
+  const qr = await qrDetector.detect(grey1024, o.qr);
+  const gate = await text.gate.check(grey512, o.gate);
+  const signals: DetectorSignal[] = [...blur, ...qr];
   let ocrText: string | undefined;
   let ocrCharAccuracy: number | undefined;
   let ocrRunMs: number | undefined;
-  if (gate.value.pass) {
+  if (gate.pass) {
     // What the text detector's detect() does, in its two steps, so the OCR text is at hand for
     // the accuracy figure without a second read.
     const rgb = (await decodeViews(bytes, [text.view])).get('rgb1024') as PixelView;
@@ -148,12 +130,11 @@ async function evaluateImage(setDir: string, label: DetectorSetLabel, ocr: OcrRu
     file: label.file,
     kind: label.kind,
     reasons: [...new Set(signals.map((s) => s.reason))],
-    gateScore: gate.value.score,
-    gatePassed: gate.value.pass,
+    gateScore: gate.score,
+    gatePassed: gate.pass,
     ...(ocrText === undefined ? {} : { ocrText }),
     ...(ocrCharAccuracy === undefined ? {} : { ocrCharAccuracy }),
     ...(ocrRunMs === undefined ? {} : { ocrRunMs }),
-    cpuMs: { blur: blur.ms, qr: qr.ms, gate: gate.ms },
     signals,
   };
 }
@@ -186,12 +167,10 @@ export async function evaluateDetectors(options: DetectorsEvalOptions): Promise<
   const clean = labels.map((l, i) => ({ l, o: outcomes[i]! })).filter(({ l }) => l.kind === 'clean');
   const cleanHits = clean.filter(({ o }) => o.reasons.length > 0);
   const textImgs = labels.map((l, i) => ({ l, o: outcomes[i]! })).filter(({ l }) => l.text);
-  const plain = labels.map((l, i) => ({ l, o: outcomes[i]! })).filter(({ l }) => l.kind === 'clean' || l.kind === 'blurry');
   const qrScore = score(labels, outcomes, (l) => l.qr, 'qr_code');
   const qrExact = labels.filter((l, i) => l.qr && outcomes[i]!.signals.some((s) => s.reason === 'qr_code' && (s.evidence as { payload?: string }).payload === l.qrPayload)).length;
   const ocrDone = outcomes.filter((o) => o.ocrRunMs !== undefined);
   const acc = textImgs.map(({ o }) => o.ocrCharAccuracy).filter((a): a is number => a !== undefined);
-  const cheap = { blur: mean(plain.map(({ o }) => o.cpuMs.blur)), qr: mean(plain.map(({ o }) => o.cpuMs.qr)), gate: mean(plain.map(({ o }) => o.cpuMs.gate)) };
   return {
     images: labels.length,
     byKind,
@@ -210,7 +189,6 @@ export async function evaluateDetectors(options: DetectorsEvalOptions): Promise<
     },
     cleanFalsePositives: { count: cleanHits.length, total: clean.length, rate: clean.length === 0 ? 0 : cleanHits.length / clean.length, files: cleanHits.map(({ o }) => `${o.file} (${o.reasons.join(', ')})`) },
     ocr: { images: ocrDone.length, meanRunMs: mean(ocrDone.map((o) => o.ocrRunMs!)), meanCharAccuracy: mean(acc) },
-    cheapCpuMs: { ...cheap, total: cheap.blur + cheap.qr + cheap.gate },
     outcomes,
   };
 }
@@ -234,6 +212,5 @@ export function formatDetectorsReport(r: DetectorsEvalReport): string {
     `text gate: passed ${r.gate.passed}/${r.gate.textImages} text images (${pct(r.gate.recall)}), fired on ${r.gate.firedOnClean}/${r.gate.cleanPhotos} clean photos (${pct(r.gate.cleanFireRate)})`,
     `clean photos with any signal: ${r.cleanFalsePositives.count}/${r.cleanFalsePositives.total} (${pct(r.cleanFalsePositives.rate)})${r.cleanFalsePositives.files.length > 0 ? `: ${r.cleanFalsePositives.files.join(', ')}` : ''}`,
     `OCR: ${r.ocr.images} images, ${r.ocr.meanRunMs.toFixed(0)} ms each (in the OCR thread), character accuracy ${pct(r.ocr.meanCharAccuracy)} on text images`,
-    `cheap detectors, CPU ms per photo without text or code: blur ${r.cheapCpuMs.blur.toFixed(2)}, qr ${r.cheapCpuMs.qr.toFixed(2)}, text gate ${r.cheapCpuMs.gate.toFixed(2)}, total ${r.cheapCpuMs.total.toFixed(2)}`,
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 import { BannedWords, DEFAULT_BANNED_WORDS } from '../../src/detectors/text/banned-words';
 import { findContacts } from '../../src/detectors/text/contact-rules';
-import { maskMatch, maskSpan } from '../../src/detectors/text/mask';
+import { maskMatch, maskSignalForLog, maskSpan } from '../../src/detectors/text/mask';
 import { compactText, normaliseText } from '../../src/detectors/text/normalise';
 import { textSignals } from '../../src/detectors/text/text-detector';
 
@@ -123,5 +123,16 @@ describe('text signals from OCR lines', () => {
   it('honours the kinds it is told to report', () => {
     expect(textSignals({ lines: [line('QQ 12345678')], textAreaFraction: 0 }, { contactKinds: ['phone'] })).toEqual([]);
     expect(() => textSignals({ lines: [], textAreaFraction: 0 }, { contactKinds: ['fax' as 'phone'] })).toThrow(/detectors\.text\.contactKinds must list only/);
+  });
+});
+
+describe('signals for logs', () => {
+  it('masks matches and QR payloads, drops OCR text, leaves other evidence as is', () => {
+    const text = maskSignalForLog({ reason: 'contact_info', evidence: { matches: [{ kind: 'phone', text: '电话 13812345678', value: '13812345678' }], lines: 1, chars: 13, textAreaFraction: 0.1, ocrText: '电话 13812345678' } });
+    expect(text.evidence).toEqual({ matches: [{ kind: 'phone', text: '电话 138****5678', value: '138****5678' }], lines: 1, chars: 13, textAreaFraction: 0.1 });
+    const qr = maskSignalForLog({ reason: 'qr_code', evidence: { format: 'QRCode', payload: 'https://u.wechat.com/abcdef', host: 'u.wechat.com' } });
+    expect((qr.evidence as { payload: string }).payload).toBe('https://u.******.com/…');
+    const blur = { reason: 'blurry', evidence: { sharpness: 3, threshold: 12 } };
+    expect(maskSignalForLog(blur)).toEqual(blur);
   });
 });

@@ -135,6 +135,11 @@ async function encode(img: sharp.Sharp, rng: SeededRandom, file: string, outDir:
   else await img.jpeg({ quality: intIn(rng, 75, 92) }).toFile(path);
 }
 
+/** The ink of an overlay (its alpha), as `<image>.mask.png`. */
+async function writeMask(maskSvg: string, file: string, outDir: string): Promise<void> {
+  await sharp(Buffer.from(maskSvg)).extractChannel(3).png().toFile(join(outDir, `${file}.mask.png`));
+}
+
 function textLabel(sample: TextSample): Pick<DetectorSetLabel, 'lines' | 'lang'> {
   return { lines: sample.lines, lang: sample.lang };
 }
@@ -178,7 +183,9 @@ export async function buildDetectorSet(options: BuildSetOptions): Promise<Detect
     const base = await basePhoto(rng, photo);
     const payload = qrPayload(rng);
     const short = Math.min(base.width, base.height);
-    const side = Math.round(short * pick(rng, [0.18, 0.24, 0.3, 0.4, 0.5]));
+    // 18–50 % of the short side, and never under 80 px: a smaller code cannot be scanned off the
+    // review page by a buyer either (it would be ~1.5 px per module).
+    const side = Math.min(Math.round(short * 0.6), Math.max(80, Math.round(short * pick(rng, [0.18, 0.24, 0.3, 0.4, 0.5]))));
     const angle = pick(rng, [0, 0, 0, 5, -5, 10, -10, 20]);
     const qr = await qrImage(rng, payload, side, angle);
     const qm = await sharp(qr).metadata();
@@ -196,7 +203,7 @@ export async function buildDetectorSet(options: BuildSetOptions): Promise<Detect
     const { svg, maskSvg, fontPx, region } = textOverlaySvg(rng, base.width, base.height, sample.lines, style, base.lumaAt);
     const file = name(kind, i);
     await encode(sharp(base.image).composite([{ input: Buffer.from(svg), left: 0, top: 0 }]), rng, file, options.outDir);
-    if (options.writeMasks === true) await sharp(Buffer.from(maskSvg)).extractChannel(3).png().toFile(join(options.outDir, `${file}.mask.png`));
+    if (options.writeMasks === true) await writeMask(maskSvg, file, options.outDir);
     labels.push({
       file, kind, source: photo.name, ...none, text: true, ...textLabel(sample), ...extra,
       font: `${style.family} ${style.weight}`, fontPx, angleDeg: style.angleDeg, region,
@@ -220,9 +227,10 @@ export async function buildDetectorSet(options: BuildSetOptions): Promise<Detect
     const photoH = 360;
     const sample = screenshotSample(rng);
     const thumb = await sharp((await basePhoto(rng, photo)).image).resize(width, photoH, { fit: 'cover' }).png().toBuffer();
-    const page = Buffer.from(screenshotSvg(rng, width, height, sample.lines, photoH));
+    const { svg, maskSvg } = screenshotSvg(rng, width, height, sample.lines, photoH);
     const file = name('screenshot', i, 'png');
-    await encode(sharp(page).composite([{ input: thumb, left: 0, top: 0 }]), rng, file, options.outDir, true);
+    await encode(sharp(Buffer.from(svg)).composite([{ input: thumb, left: 0, top: 0 }]), rng, file, options.outDir, true);
+    if (options.writeMasks === true) await writeMask(maskSvg, file, options.outDir);
     labels.push({ file, kind: 'screenshot', source: photo.name, ...none, text: true, textHeavy: true, ...textLabel(sample) });
   }
 

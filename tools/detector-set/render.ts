@@ -79,20 +79,43 @@ export type LumaAt = (x0: number, y0: number, x1: number, y1: number) => number;
 const DARK_INKS = ['#111111', '#1040c0', '#c00000', '#004d00'];
 const LIGHT_INKS = ['#ffffff', '#ffe000', '#ffd6d6', '#c8ffc8'];
 
-function luma(hex: string): number {
+function rgbOf(hex: string): [number, number, number] {
   const n = parseInt(hex.slice(1), 16);
-  return 0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255);
+  return [n >> 16, (n >> 8) & 255, n & 255];
+}
+
+/** WCAG relative luminance of an sRGB colour (channels 0–255). */
+function relativeLuminance([r, g, b]: readonly number[]): number {
+  const lin = (c: number): number => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r!) + 0.7152 * lin(g!) + 0.0722 * lin(b!);
+}
+
+function contrast(a: number, b: number): number {
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+
+/** Grey level (0–255) as a colour's relative luminance. */
+function greyLuminance(level: number): number {
+  return relativeLuminance([level, level, level]);
 }
 
 /**
- * Text drawn straight on the photo (no box or outline) is given an ink that stands out from what
- * is under it, as anyone who wants it read would do: ≥ 80 grey levels apart.
+ * Ink and outline that meet WCAG's 3:1 contrast for large text against what the text is read on
+ * (the box, the outline, or the photo itself), as anyone who wants text read makes it. The random
+ * colour is kept when it passes; otherwise black or white, whichever stands out more.
  */
-function legibleInk(rng: SeededRandom, background: number): string {
-  const inks = background > 128 ? DARK_INKS : LIGHT_INKS;
-  const ink = pick(rng, inks);
-  if (Math.abs(luma(ink) - background) >= 80) return ink;
-  return background > 128 ? '#000000' : '#ffffff';
+function legibleColours(rng: SeededRandom, style: TextStyle, backgroundLevel: number): { fill: string; outline: string } {
+  const bg = greyLuminance(backgroundLevel);
+  const box = relativeLuminance(rgbOf(style.boxFill));
+  const backdrop = style.backdrop === 'box' || style.backdrop === 'outline' ? box : style.backdrop === 'translucent' ? 0.6 * box + 0.4 * bg : bg;
+  let fill = style.fill;
+  if (style.backdrop === 'none') fill = pick(rng, backdrop > 0.18 ? DARK_INKS : LIGHT_INKS);
+  if (contrast(relativeLuminance(rgbOf(fill)), backdrop) < 3) fill = contrast(0, backdrop) > contrast(1, backdrop) ? '#000000' : '#ffffff';
+  const outline = style.backdrop === 'outline' && contrast(relativeLuminance(rgbOf(fill)), box) < 3 ? (fill === '#000000' ? '#ffffff' : '#000000') : style.boxFill;
+  return { fill, outline };
 }
 
 export function textOverlaySvg(rng: SeededRandom, width: number, height: number, lines: readonly string[], style: TextStyle, lumaAt?: LumaAt): { svg: string; maskSvg: string; fontPx: number; fill: string; region: RelativeRegion } {
@@ -111,12 +134,12 @@ export function textOverlaySvg(rng: SeededRandom, width: number, height: number,
     }
     const cx = rw / 2 + rng.next() * Math.max(0, width - rw);
     const cy = rh / 2 + rng.next() * Math.max(0, height - rh);
-    const fill = style.backdrop === 'none' && lumaAt !== undefined ? legibleInk(rng, lumaAt(cx - rw / 2, cy - rh / 2, cx + rw / 2, cy + rh / 2)) : style.fill;
+    const { fill, outline: outlineColour } = legibleColours(rng, style, lumaAt === undefined ? 128 : lumaAt(cx - rw / 2, cy - rh / 2, cx + rw / 2, cy + rh / 2));
     const box =
       style.backdrop === 'box' ? `<rect x="${-bw / 2}" y="${-bh / 2}" width="${bw}" height="${bh}" rx="${pad}" fill="${style.boxFill}"/>`
         : style.backdrop === 'translucent' ? `<rect x="${-bw / 2}" y="${-bh / 2}" width="${bw}" height="${bh}" rx="${pad}" fill="${style.boxFill}" fill-opacity="0.6"/>`
           : '';
-    const outline = style.backdrop === 'outline' ? ` stroke="${style.boxFill}" stroke-width="${Math.max(1.5, fontPx / 12).toFixed(1)}" paint-order="stroke" stroke-linejoin="round"` : '';
+    const outline = style.backdrop === 'outline' ? ` stroke="${outlineColour}" stroke-width="${Math.max(1.5, fontPx / 12).toFixed(1)}" paint-order="stroke" stroke-linejoin="round"` : '';
     const texts = lines
       .map((l, i) => `<text x="${-bw / 2 + pad}" y="${-bh / 2 + pad + i * lineH + fontPx}" font-family="${style.family}" font-weight="${style.weight}" font-size="${fontPx}" fill="${fill}"${outline}>${escapeXml(l)}</text>`)
       .join('');
@@ -144,7 +167,7 @@ export async function qrImage(rng: SeededRandom, payload: string, sidePx: number
 }
 
 /** A plain page (light or dark) with a product photo on top and many lines of text below. */
-export function screenshotSvg(rng: SeededRandom, width: number, height: number, lines: readonly string[], photoHeightPx: number): string {
+export function screenshotSvg(rng: SeededRandom, width: number, height: number, lines: readonly string[], photoHeightPx: number): { svg: string; maskSvg: string } {
   const dark = rng.next() < 0.3;
   const bg = dark ? '#1e1e1e' : pick(rng, ['#ffffff', '#f5f5f5', '#ededed']);
   const ink = dark ? '#e8e8e8' : '#222222';
@@ -152,12 +175,16 @@ export function screenshotSvg(rng: SeededRandom, width: number, height: number, 
   const fontPx = intIn(rng, 26, 36);
   const lineH = Math.round(fontPx * 1.6);
   const bubbles = rng.next() < 0.5;
+  const texts: string[] = [];
   const body = lines
     .map((l, i) => {
       const y = photoHeightPx + 40 + i * lineH;
       const bubble = bubbles ? `<rect x="24" y="${y - fontPx - 8}" width="${Math.min(width - 48, lineEm(l, false) * fontPx + 32)}" height="${fontPx + 20}" rx="10" fill="${dark ? '#2f6f3f' : '#95ec69'}"/>` : '';
-      return `${bubble}<text x="40" y="${y}" font-family="${font.family}" font-size="${fontPx}" fill="${ink}">${escapeXml(l)}</text>`;
+      const text = `<text x="40" y="${y}" font-family="${font.family}" font-size="${fontPx}" fill="${ink}">${escapeXml(l)}</text>`;
+      texts.push(text);
+      return bubble + text;
     })
     .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="${width}" height="${height}" fill="${bg}"/>${body}</svg>`;
+  const svg = (inner: string): string => `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${inner}</svg>`;
+  return { svg: svg(`<rect width="${width}" height="${height}" fill="${bg}"/>${body}`), maskSvg: svg(texts.join('')) };
 }

@@ -39,3 +39,24 @@ export function maskMatch(m: { readonly kind: string; readonly text: string; rea
   const masked = maskSpan(m.value, m.kind);
   return m.text.includes(m.value) ? m.text.replace(m.value, masked) : masked;
 }
+
+/**
+ * A signal as it may be logged: matched spans masked, QR payloads masked, full OCR text dropped.
+ * Signals without such fields come back unchanged.
+ */
+export function maskSignalForLog<S extends { readonly reason: string; readonly evidence: unknown }>(signal: S): S {
+  const e = signal.evidence;
+  if (e === null || typeof e !== 'object') return signal;
+  const { ocrText: _dropped, ...rest } = e as Record<string, unknown>;
+  const out: Record<string, unknown> = rest;
+  const matches = (e as { matches?: unknown }).matches;
+  if (Array.isArray(matches)) {
+    out.matches = matches.map((m: { kind: string; text: string; value: string }) => {
+      const masked = maskSpan(m.value, m.kind);
+      return { kind: m.kind, text: maskMatch(m), value: masked };
+    });
+  }
+  const payload = (e as { payload?: unknown }).payload;
+  if (typeof payload === 'string') out.payload = maskSpan(payload, /^[a-z][a-z0-9+.-]*:\/\//i.test(payload) ? 'url' : undefined);
+  return { ...signal, evidence: out };
+}

@@ -1,12 +1,13 @@
 /**
- * The text gate: decides, in about a millisecond, whether an image may hold text worth OCR. A tiny
- * convolutional network (gate-net.ts) scores each 16×16 cell of the 512-px grey view; the image
+ * The text gate: decides, in well under a millisecond, whether an image may hold text worth OCR. A
+ * small convolutional network (gate-net.ts) scores each 16×16 cell of the 512-px grey view; the image
  * passes when its best cell scores at least `minScore`. Trained on rendered Chinese and English
  * text over photos that the tests never use (tools/text-gate/), thresholded for ≥ 99 % recall.
  */
 import { numberIn, resolveOptions } from '../options';
 import type { DetectorGate, GateResult, PixelView } from '../types';
-import { gateInput, runGateNet, type GateLayer } from './gate-net';
+import type * as ort from 'onnxruntime-node';
+import { createGateSession, gateInput, runGateNet, type GateLayer } from './gate-net';
 import { TEXT_GATE_WEIGHTS } from './text-gate-weights';
 
 export interface TextGateOptions {
@@ -36,20 +37,28 @@ const LAYERS: readonly GateLayer[] = TEXT_GATE_WEIGHTS.layers.map((l): GateLayer
   return { kind: 'pw', cin: l.cin, cout: l.cout, relu: l.relu, weight, bias };
 });
 
+let session: Promise<ort.InferenceSession> | undefined;
+
+/** The gate's session, made once per thread from the generated weights. */
+export function textGateSession(): Promise<ort.InferenceSession> {
+  session ??= createGateSession(LAYERS);
+  return session;
+}
+
 /** The gate's score: the highest cell logit of the network on the view (grey, ≤ 512 px long side). */
-export function textGateScore(view: PixelView): number {
+export async function textGateScore(view: PixelView): Promise<number> {
   if (view.channels !== 1) throw new Error(`text gate needs a grey view (got ${view.channels} channels)`);
   if (view.width < 16 || view.height < 16) return -Infinity;
   const input = gateInput(view.data, view.width, view.height);
-  const map = runGateNet(input.data, input.h, input.w, LAYERS);
+  const map = await runGateNet(await textGateSession(), input.data, input.h, input.w);
   let best = -Infinity;
   for (let i = 0; i < map.data.length; i++) if (map.data[i]! > best) best = map.data[i]!;
   return best;
 }
 
-function check(view: PixelView, options?: Partial<TextGateOptions>): GateResult {
+async function check(view: PixelView, options?: Partial<TextGateOptions>): Promise<GateResult> {
   const o = resolveOptions('textGate', DEFAULT_TEXT_GATE_OPTIONS, options, { minScore: numberIn(-1000, 1000) });
-  const score = textGateScore(view);
+  const score = await textGateScore(view);
   return { pass: score >= o.minScore, score: Math.round(score * 1000) / 1000 };
 }
 
