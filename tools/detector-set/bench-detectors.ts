@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { blurDetector } from '../../src/detectors/blur';
 import { qrDetector } from '../../src/detectors/qr';
 import { PaddleOcr } from '../../src/detectors/text/paddle-ocr';
@@ -33,13 +34,9 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 const p = (xs: readonly number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const flag = (name: string, fallback: string): string => {
-    const i = args.indexOf(name);
-    return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-  };
-  const rounds = Number(flag('--rounds', '5'));
-  const setDir = resolve(flag('--set', '.tmp/detector-set'));
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, set: { type: 'string', default: '.tmp/detector-set' } } });
+  const rounds = Number(values.rounds);
+  const setDir = resolve(values.set);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load before ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const photos = findPhotos();

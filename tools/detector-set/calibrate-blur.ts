@@ -6,6 +6,7 @@
  *
  * Photos: samples/, test/fixtures/photos/ and ../shared/images when present (the generator's list).
  */
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { blurDetector, DEFAULT_BLUR_OPTIONS, measureSharpness } from '../../src/detectors/blur';
 import { decodeView } from '../../src/detectors/views';
@@ -14,9 +15,8 @@ import { findPhotos } from './build-set';
 const SIGMAS = [0, 0.5, 1, 1.5, 2, 2.5, 3, 4, 5];
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const i = args.indexOf('--threshold');
-  const threshold = i >= 0 ? Number(args[i + 1]) : DEFAULT_BLUR_OPTIONS.minSharpness;
+  const { values } = parseArgs({ options: { threshold: { type: 'string', default: String(DEFAULT_BLUR_OPTIONS.minSharpness) } } });
+  const threshold = Number(values.threshold);
   const photos = findPhotos();
   const table: number[][] = [];
   for (const photo of photos) {

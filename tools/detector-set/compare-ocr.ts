@@ -10,6 +10,7 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { createWorker, OEM, PSM } from 'tesseract.js';
 import { findContacts } from '../../src/detectors/text/contact-rules';
 import { compactText } from '../../src/detectors/text/normalise';
@@ -44,13 +45,9 @@ function tessdataDir(): string {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const flag = (name: string, fallback: string): string => {
-    const i = args.indexOf(name);
-    return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-  };
-  const setDir = resolve(flag('--set', '.tmp/detector-set'));
-  const limit = Number(flag('--images', '80'));
+  const { values } = parseArgs({ options: { set: { type: 'string', default: '.tmp/detector-set' }, images: { type: 'string', default: '80' } } });
+  const setDir = resolve(values.set);
+  const limit = Number(values.images);
   const all = parseLabels(readFileSync(join(setDir, 'labels.jsonl'), 'utf8')).filter((l) => l.kind === 'contact' || l.kind === 'benign_text');
   const step = Math.max(1, Math.floor(all.length / limit));
   const labels = all.filter((_, i) => i % step === 0).slice(0, limit);

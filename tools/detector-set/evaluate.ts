@@ -9,16 +9,13 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { evaluateDetectors, formatDetectorsReport } from '../../src/eval/detectors-eval';
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const flag = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const dir = resolve(args.find((a, i) => !a.startsWith('--') && (i === 0 || !args[i - 1]!.startsWith('--'))) ?? '.tmp/detector-set');
-  const threads = Number(flag('--threads') ?? 1);
+  const { values, positionals } = parseArgs({ options: { threads: { type: 'string', default: '1' }, json: { type: 'string' } }, allowPositionals: true });
+  const dir = resolve(positionals[0] ?? '.tmp/detector-set');
+  const threads = Number(values.threads);
   const started = Date.now();
   const report = await evaluateDetectors({
     setDir: dir,
@@ -29,8 +26,7 @@ async function main(): Promise<void> {
   });
   console.log(formatDetectorsReport(report));
   console.log(`\n${dir}: ${((Date.now() - started) / 1000).toFixed(1)} s, ${threads} OCR thread(s), ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const json = flag('--json');
-  if (json !== undefined) writeFileSync(json, JSON.stringify(report, null, 2));
+  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(report, null, 2));
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,7 @@
  */
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { gateInput } from '../../src/detectors/text/gate-net';
 import { decodeView } from '../../src/detectors/views';
@@ -26,16 +27,11 @@ function quarter(c: SetCounts): SetCounts {
   return { clean: q(c.clean), blurry: q(c.blurry), qr: q(c.qr), contact: q(c.contact), benign_text: q(c.benign_text), banned: q(c.banned), screenshot: q(c.screenshot) };
 }
 
-function arg(args: string[], flag: string, fallback: string): string {
-  const i = args.indexOf(flag);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
-
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const out = resolve(arg(args, '--out', '.tmp/text-gate'));
-  const seed = Number(arg(args, '--seed', '1001'));
-  const scale = Number(arg(args, '--images', '2000')) / 2000;
+  const { values } = parseArgs({ options: { out: { type: 'string', default: '.tmp/text-gate' }, seed: { type: 'string', default: '1001' }, images: { type: 'string', default: '2000' } } });
+  const out = resolve(values.out);
+  const seed = Number(values.seed);
+  const scale = Number(values.images) / 2000;
   const counts: SetCounts = {
     clean: Math.round(560 * scale), blurry: Math.round(60 * scale), qr: Math.round(140 * scale), contact: Math.round(600 * scale),
     benign_text: Math.round(460 * scale), banned: Math.round(80 * scale), screenshot: Math.round(100 * scale),

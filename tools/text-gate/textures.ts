@@ -7,6 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { SeededRandom } from '../../src/model/seeded-random';
 
@@ -105,14 +106,10 @@ export async function writeTextures(out: string, count: number, seed: number): P
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const flag = (name: string, fallback: string): string => {
-    const i = args.indexOf(name);
-    return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-  };
-  const out = resolve(flag('--out', '.tmp/text-gate/textures'));
-  const count = Number(flag('--count', '150'));
-  await writeTextures(out, count, Number(flag('--seed', '5')));
+  const { values } = parseArgs({ options: { out: { type: 'string', default: '.tmp/text-gate/textures' }, count: { type: 'string', default: '150' }, seed: { type: 'string', default: '5' } } });
+  const out = resolve(values.out);
+  const count = Number(values.count);
+  await writeTextures(out, count, Number(values.seed));
   console.log(`${count} textures in ${out}`);
 }
 
