@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { blurDetector } from '../../src/detectors/blur';
 import { qrDetector } from '../../src/detectors/qr';
 import { PaddleOcr } from '../../src/detectors/text/paddle-ocr';
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load before ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const photos = findPhotos();
-  const rows: Record<string, number[]> = { classifier: [], views: [], blur: [], qr: [], gate: [] };
+  const rows: Record<string, number[]> = { classifier: [], views: [], blur: [], 'blur via sharp stats()': [], qr: [], gate: [] };
   // Warm-up: JIT, zxing's wasm, the gate's session.
   for (const ph of photos.slice(0, 3)) {
     const v = await decodeViews(ph.bytes, [blurDetector.view, qrDetector.view]);
@@ -58,11 +59,14 @@ async function main(): Promise<void> {
       const grey512 = views!.get('grey512')!;
       const grey1024 = views!.get('grey1024')!;
       rows.blur!.push(await cpu(() => blurDetector.detect(grey512)));
+      // The alternative measure: sharp's global Laplacian spread, on the same pixels.
+      rows['blur via sharp stats()']!.push(await cpu(() => sharp(grey512.data, { raw: { width: grey512.width, height: grey512.height, channels: 1 } }).stats()));
       rows.qr!.push(await cpu(() => qrDetector.detect(grey1024)));
       rows.gate!.push(await cpu(() => textGate.check(grey512)));
     }
   }
   console.log(`\n${photos.length} photos without text or code × ${rounds} rounds, CPU ms per photo (mean / p50 / p90):`);
+  console.log('  classifier = the 224 crop alone (detectors off); views = grey ≤ 512 and grey ≤ 1024 from one decode');
   for (const [k, xs] of Object.entries(rows)) console.log(`  ${k.padEnd(34)}${mean(xs).toFixed(2).padStart(8)}${p(xs, 0.5).toFixed(2).padStart(8)}${p(xs, 0.9).toFixed(2).padStart(8)}`);
   const detectors = mean(rows.blur!) + mean(rows.qr!) + mean(rows.gate!);
   console.log(`  cheap detectors on their views, sum: ${detectors.toFixed(2)} ms`);
