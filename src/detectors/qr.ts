@@ -8,10 +8,11 @@ import type { DetectorDescriptor, DetectorSignal, PixelView } from './types';
 
 export interface QrOptions {
   /**
-   * zxing formats to look for. Matrix codes by default: they carry URLs and ids. Linear barcodes
-   * (EAN-13 on a product's box) are common in honest review photos and cost time; add them here
-   * ('EAN13', 'Code128', ... or 'AllLinear') to report them too.
-   * @defaultValue ['QRCode', 'MicroQRCode', 'RMQRCode', 'DataMatrix', 'Aztec']
+   * zxing formats to look for. The matrix codes that carry links and ids in practice by default;
+   * each format is a pass over the image. Linear barcodes (EAN-13 on a product's box) are common in
+   * honest review photos; add them ('EAN13', 'Code128', ... or 'AllLinear') to report them too,
+   * and 'Aztec' or 'RMQRCode' for those.
+   * @defaultValue ['QRCode', 'MicroQRCode', 'DataMatrix']
    */
   readonly formats: readonly string[];
   /**
@@ -19,6 +20,12 @@ export interface QrOptions {
    * @defaultValue false
    */
   readonly tryHarder: boolean;
+  /**
+   * Also scan a downscaled copy of large views (zxing's tryDownscale): helps with noisy codes that
+   * fill the frame, and costs ~25 % more on every photo without a code.
+   * @defaultValue false
+   */
+  readonly tryDownscale: boolean;
   /**
    * Also look for light-on-dark (inverted) codes, at the cost of a second pass.
    * @defaultValue false
@@ -37,8 +44,9 @@ export interface QrOptions {
 }
 
 export const DEFAULT_QR_OPTIONS: QrOptions = Object.freeze({
-  formats: Object.freeze(['QRCode', 'MicroQRCode', 'RMQRCode', 'DataMatrix', 'Aztec']),
+  formats: Object.freeze(['QRCode', 'MicroQRCode', 'DataMatrix']),
   tryHarder: false,
+  tryDownscale: false,
   tryInvert: false,
   maxPayloadChars: 512,
   maxCodes: 8,
@@ -71,6 +79,7 @@ export interface QrEvidence {
 const CHECKS = {
   formats: (v: readonly string[]) => stringList()(v) ?? (v.length > 0 && v.every((f) => KNOWN_FORMATS.has(f)) ? undefined : `must be a non-empty list of zxing format names (${[...KNOWN_FORMATS].join(', ')})`),
   tryHarder: isBoolean(),
+  tryDownscale: isBoolean(),
   tryInvert: isBoolean(),
   maxPayloadChars: integerIn(1, 1_000_000),
   maxCodes: integerIn(1, 255),
@@ -126,7 +135,7 @@ function zxingOptions(o: QrOptions): ZXingReaderOptions {
     tryHarder: o.tryHarder,
     tryRotate: o.tryHarder,
     tryInvert: o.tryInvert,
-    tryDownscale: true,
+    tryDownscale: o.tryDownscale,
     tryDenoise: false,
     binarizer: BINARIZERS.indexOf('LocalAverage'),
     isPure: false,
