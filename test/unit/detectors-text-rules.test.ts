@@ -39,6 +39,14 @@ describe('contact rules', () => {
     ['www. shop88 .com', 'url', 'www.shop88.com'],
     ['邮箱：lily2024@qq.com', 'email', 'lily2024@qq.com'],
     ['service@shop88.com.cn', 'email', 'service@shop88.com.cn'],
+    // As PaddleOCR misreads them: a line split with a repeated 号, '_' read as a space, a digit split
+    // off, '+86' run into the number, a zero for the o of .com, stray dots.
+    ['qq号\n号7158149097', 'qq', '7158149097'],
+    ['Wx id: dmr ribtm', 'wechat', 'dmr ribtm'],
+    ['WhatsApp1807294957 2', 'phone', '1807294957 2'],
+    ['来电+8617888277774', 'phone', '8617888277774'],
+    ['mail8718650936@126.c0m', 'email', 'mail8718650936@126.com'],
+    ['wxid:.rw3gzf.', 'wechat', 'rw3gzf'],
   ])('%s → %s', (text, kind, value) => {
     const found = findContacts(text);
     expect(found.map((m) => m.kind)).toContain(kind);
@@ -64,6 +72,9 @@ describe('contact rules', () => {
     'Great quality, fast shipping 5.0',
     '用了qq音乐',
     'ver 1.2.3',
+    '运单 7158 1490 97',
+    '订单 2024 0615 1381 2345 678',
+    'wx is great',
   ])('no contact detail in %s', (text) => {
     expect(kinds(text)).toEqual([]);
   });

@@ -54,7 +54,10 @@ async function main(): Promise<void> {
 
   const paddle = await PaddleOcr.load(1);
   const tesseract = await createWorker(['chi_sim', 'eng'], OEM.LSTM_ONLY, { langPath: tessdataDir(), cacheMethod: 'none', gzip: true });
-  await tesseract.setParameters({ tessedit_pageseg_mode: PSM.SPARSE_TEXT });
+  const tesseractWith = (psm: PSM): EngineRun['read'] => async (file) => {
+    await tesseract.setParameters({ tessedit_pageseg_mode: psm });
+    return (await tesseract.recognize(readFileSync(file))).data.text;
+  };
   const engines: EngineRun[] = [
     {
       name: 'PaddleOCR PP-OCRv4',
@@ -63,10 +66,9 @@ async function main(): Promise<void> {
         return r.lines.map((l) => l.text).join('\n');
       },
     },
-    {
-      name: 'tesseract.js 7 chi_sim+eng',
-      read: async (file) => (await tesseract.recognize(readFileSync(file))).data.text,
-    },
+    // Page segmentation: automatic (tesseract's default), and sparse text (text anywhere on a photo).
+    { name: 'tesseract.js 7, PSM auto', read: tesseractWith(PSM.AUTO) },
+    { name: 'tesseract.js 7, PSM sparse', read: tesseractWith(PSM.SPARSE_TEXT) },
   ];
   console.log(`${labels.length} text images of ${setDir} (${labels.filter((l) => l.contact).length} with contact details, ${labels.filter((l) => !l.contact).length} hard negatives); ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (const engine of engines) {
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     const positives = t.contactTp + t.contactFn;
     console.log(
-      `${engine.name.padEnd(28)} char accuracy ${(100 * mean(t.acc)).toFixed(1)} %, contact recall ${t.contactTp}/${positives} (${((100 * t.contactTp) / positives).toFixed(1)} %), ` +
+      `${engine.name.padEnd(30)} char accuracy ${(100 * mean(t.acc)).toFixed(1)} %, contact recall ${t.contactTp}/${positives} (${((100 * t.contactTp) / positives).toFixed(1)} %), ` +
         `false contacts on hard negatives ${t.negativeFp}, CPU ${mean(t.cpu).toFixed(0)} ms/image, wall ${mean(t.wall).toFixed(0)} ms/image`,
     );
   }
