@@ -2,7 +2,7 @@
 export type { PixelView, ViewSpec, ViewInput, CostClass, SignalReason, DetectorSignal, DetectorDescriptor, DetectorGate, GateResult } from './types';
 export { decodeView, decodeViews, toGrey } from './views';
 export { blurDetector, measureSharpness, DEFAULT_BLUR_OPTIONS, type BlurOptions, type BlurEvidence } from './blur';
-export { qrDetector, loadZxing, urlParts, DEFAULT_QR_OPTIONS, type QrOptions, type QrEvidence, type RelativePoint } from './qr';
+export { qrDetector, createQrDetector, loadZxing, urlParts, DEFAULT_QR_OPTIONS, type QrDetector, type QrOptions, type QrEvidence, type RelativePoint } from './qr';
 export { textGate, textGateScore, DEFAULT_TEXT_GATE_OPTIONS, type TextGateOptions } from './text/text-gate';
 export {
   createTextDetector, textSignals, DEFAULT_TEXT_DETECTOR_OPTIONS,

@@ -3,6 +3,7 @@ import {
   BARCODE_META_FORMATS, BINARIZERS, CHARACTER_SETS, EAN_ADD_ON_SYMBOLS, encodeFormats, prepareZXingModule, READABLE_BARCODE_FORMATS, TEXT_MODES,
   type ReadInputBarcodeFormat, type ZXingReaderOptions,
 } from 'zxing-wasm/reader';
+import { RevmodError } from '../errors';
 import { integerIn, isBoolean, resolveOptions, stringList } from './options';
 import type { DetectorDescriptor, DetectorSignal, PixelView } from './types';
 
@@ -221,12 +222,25 @@ async function detectQr(view: PixelView, options?: Partial<QrOptions>): Promise<
     .map((r) => ({ reason: 'qr_code' as const, evidence: toEvidence(r, view, o.maxPayloadChars) }));
 }
 
-export const qrDetector: DetectorDescriptor<QrOptions, { readonly kind: 'grey'; readonly maxSidePx: 1024 }, QrEvidence> = Object.freeze({
-  name: 'qr',
-  // Not the 512-px view the other cheap detectors share: there a code of 100 px in a 720-px photo
-  // has ~1.5 px per module and is missed; at ≤ 1024 px it is read, for ~0.4 ms more per photo.
-  view: Object.freeze({ kind: 'grey', maxSidePx: 1024 } as const),
-  cost: 'cheap',
-  defaults: DEFAULT_QR_OPTIONS,
-  detect: detectQr,
-});
+export type QrDetector = DetectorDescriptor<QrOptions, { readonly kind: 'grey'; readonly maxSidePx: number }, QrEvidence>;
+
+/**
+ * The QR detector on a grey view of at most `maxSidePx`. 512 (the default detector) shares the view
+ * the other cheap detectors read; 1024 also reads codes of ~100 px in a 700-px photo (~1.5 px per
+ * module at 512) for ~0.8 ms more per photo and, unless the frame has that view anyway, a larger
+ * decode (docs/detectors.md, "Cost").
+ */
+export function createQrDetector(maxSidePx = 512): QrDetector {
+  if (!Number.isInteger(maxSidePx) || maxSidePx < 64 || maxSidePx > 4096) {
+    throw new RevmodError('CONFIG_INVALID', `detectors.qr.maxSidePx must be an integer in [64, 4096] (got ${JSON.stringify(maxSidePx)})`);
+  }
+  return Object.freeze({
+    name: 'qr',
+    view: Object.freeze({ kind: 'grey', maxSidePx } as const),
+    cost: 'cheap',
+    defaults: DEFAULT_QR_OPTIONS,
+    detect: detectQr,
+  });
+}
+
+export const qrDetector: QrDetector = createQrDetector(512);

@@ -104,9 +104,9 @@ async function evaluateImage(setDir: string, label: DetectorSetLabel, ocr: OcrRu
   const bytes = readFileSync(join(setDir, label.file));
   const views = await decodeViews(bytes, [blurDetector.view, qrDetector.view, text.gate.view]);
   const grey512 = views.get('grey512')!;
-  const grey1024 = views.get('grey1024')!;
+  const qrView = views.get(`grey${qrDetector.view.maxSidePx}`)!;
   const blur = await blurDetector.detect(grey512, o.blur);
-  const qr = await qrDetector.detect(grey1024, o.qr);
+  const qr = await qrDetector.detect(qrView, o.qr);
   const gate = await text.gate.check(grey512, o.gate);
   const signals: DetectorSignal[] = [...blur, ...qr];
   let ocrText: string | undefined;

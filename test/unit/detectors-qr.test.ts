@@ -1,4 +1,4 @@
-import { qrDetector, urlParts } from '../../src/detectors/qr';
+import { createQrDetector, qrDetector, urlParts } from '../../src/detectors/qr';
 import { decodeView } from '../../src/detectors/views';
 import { fixturePhoto, withQr } from '../helpers/detector-images';
 
@@ -34,9 +34,15 @@ describe('QR detector', () => {
     expect(fetchCalls).toEqual([]);
   });
 
-  it('reads a small code (100 px in a 600-px photo) on the ≤ 1024 view', async () => {
+  it('reads a small code (100 px in a 600-px photo), and a 1024-px view reads what 512 cannot', async () => {
     const signals = await qrDetector.detect(await grey(await withQr(fixturePhoto('coffee_600x400_q85.jpg'), 'weixin://dl/business/?t=abc123', 100, 40, 250)));
     expect(signals.map((s) => s.evidence.scheme)).toEqual(['weixin']);
+    // 110 px in a 1080-px photo: ~1.3 px per module at 512, ~2.7 at 1024.
+    const small = await withQr(fixturePhoto('rocket_1080x1080_q85.jpg'), 'https://www.shop-8888.example.cn/item?id=123456', 110, 60, 800);
+    const qr1024 = createQrDetector(1024);
+    expect(await qrDetector.detect(await grey(small))).toEqual([]);
+    expect((await qr1024.detect(await decodeView(small, qr1024.view))).map((s) => s.evidence.host)).toEqual(['www.shop-8888.example.cn']);
+    expect(() => createQrDetector(10)).toThrow('detectors.qr.maxSidePx must be an integer in [64, 4096] (got 10)');
   });
 
   it.each(['coffee_600x400_q85.jpg', 'chelsea_451x300_q85.jpg', 'rocket_1080x1080_q85.jpg', 'gravel_512x512_q85.jpg', 'brick_512x512_q85.jpg'])('finds nothing on the plain photo %s', async (name) => {

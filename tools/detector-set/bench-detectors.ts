@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { blurDetector } from '../../src/detectors/blur';
-import { qrDetector } from '../../src/detectors/qr';
+import { createQrDetector, qrDetector } from '../../src/detectors/qr';
 import { PaddleOcr } from '../../src/detectors/text/paddle-ocr';
 import { textGate } from '../../src/detectors/text/text-gate';
 import { decodeView, decodeViews } from '../../src/detectors/views';
@@ -41,34 +41,50 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load before ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const photos = findPhotos();
-  const rows: Record<string, number[]> = { classifier: [], views: [], 'views, grey ≤ 512 only': [], blur: [], 'blur via sharp stats()': [], qr: [], gate: [] };
+  const qr1024 = createQrDetector(1024);
+  const rows: Record<string, number[]> = { classifier: [], views: [], 'views, grey ≤ 512 only': [], blur: [], 'blur via sharp stats()': [], qr: [], 'qr on grey ≤ 1024': [], gate: [] };
   // Warm-up: JIT, zxing's wasm, the gate's session.
   for (const ph of photos.slice(0, 3)) {
-    const v = await decodeViews(ph.bytes, [blurDetector.view, qrDetector.view]);
+    const v = await decodeViews(ph.bytes, [blurDetector.view, qr1024.view]);
     await blurDetector.detect(v.get('grey512')!);
-    await qrDetector.detect(v.get('grey1024')!);
+    await qrDetector.detect(v.get('grey512')!);
+    await qr1024.detect(v.get('grey1024')!);
     await textGate.check(v.get('grey512')!);
   }
+  const sizeClass = new Map<string, string>();
+  for (const ph of photos) {
+    const m = await sharp(ph.bytes).metadata();
+    const mp = (m.width! * m.height!) / 1e6;
+    sizeClass.set(ph.name, mp >= 8 ? '12 MP' : mp >= 1 ? '1–1.6 MP' : '< 1 MP');
+  }
+  const byClass = new Map<string, Record<string, number[]>>();
   for (let r = 0; r < rounds; r++) {
     for (const ph of photos) {
+      const cls = byClass.get(sizeClass.get(ph.name)!) ?? { classifier: [], views: [], 'views, grey ≤ 512 only': [] };
+      byClass.set(sizeClass.get(ph.name)!, cls);
+      const before = rows.classifier!.length;
       rows.classifier!.push(await cpu(() => preprocessImage(ph.bytes)));
       let views: Map<string, import('../../src/detectors/types').PixelView> | undefined;
       rows.views!.push(await cpu(async () => {
-        views = await decodeViews(ph.bytes, [blurDetector.view, qrDetector.view]);
+        views = await decodeViews(ph.bytes, [blurDetector.view, qr1024.view]);
       }));
       rows['views, grey ≤ 512 only']!.push(await cpu(() => decodeViews(ph.bytes, [blurDetector.view])));
+      for (const k of ['classifier', 'views', 'views, grey ≤ 512 only']) cls[k]!.push(rows[k]![before]!);
       const grey512 = views!.get('grey512')!;
       const grey1024 = views!.get('grey1024')!;
       rows.blur!.push(await cpu(() => blurDetector.detect(grey512)));
       // The alternative measure: sharp's global Laplacian spread, on the same pixels.
       rows['blur via sharp stats()']!.push(await cpu(() => sharp(grey512.data, { raw: { width: grey512.width, height: grey512.height, channels: 1 } }).stats()));
-      rows.qr!.push(await cpu(() => qrDetector.detect(grey1024)));
+      rows.qr!.push(await cpu(() => qrDetector.detect(grey512)));
+      rows['qr on grey ≤ 1024']!.push(await cpu(() => qr1024.detect(grey1024)));
       rows.gate!.push(await cpu(() => textGate.check(grey512)));
     }
   }
   console.log(`\n${photos.length} photos without text or code × ${rounds} rounds, CPU ms per photo (mean / p50 / p90):`);
-  console.log('  classifier = the 224 crop alone (detectors off); views = grey ≤ 512 and grey ≤ 1024 from one decode');
+  console.log('  classifier = the 224 crop alone (detectors off); views = grey ≤ 512 and grey ≤ 1024 from one decode; qr = on grey ≤ 512 (the default)');
   for (const [k, xs] of Object.entries(rows)) console.log(`  ${k.padEnd(34)}${mean(xs).toFixed(2).padStart(8)}${p(xs, 0.5).toFixed(2).padStart(8)}${p(xs, 0.9).toFixed(2).padStart(8)}`);
+  console.log('  by size class (mean CPU ms: classifier decode / detector views / grey ≤ 512 view only):');
+  for (const [cls, r] of [...byClass].sort()) console.log(`    ${cls.padEnd(10)} ${String(r.classifier!.length / rounds).padStart(3)} photos: ${mean(r.classifier!).toFixed(1)} / ${mean(r.views!).toFixed(1)} / ${mean(r['views, grey ≤ 512 only']!).toFixed(1)}`);
   const detectors = mean(rows.blur!) + mean(rows.qr!) + mean(rows.gate!);
   console.log(`  cheap detectors on their views, sum: ${detectors.toFixed(2)} ms`);
 
