@@ -9,7 +9,7 @@ import { blurDetector, type BlurOptions } from '../detectors/blur';
 import { qrDetector, type QrOptions } from '../detectors/qr';
 import { compactText } from '../detectors/text/normalise';
 import { OcrPool } from '../detectors/text/ocr-pool';
-import { createTextDetector, textSignals, type OcrRunner, type TextDetectorOptions } from '../detectors/text/text-detector';
+import { createTextDetector, textSignals, type OcrRunner, type TextDetector, type TextDetectorOptions } from '../detectors/text/text-detector';
 import type { TextGateOptions } from '../detectors/text/text-gate';
 import type { DetectorSignal, PixelView } from '../detectors/types';
 import { decodeViews } from '../detectors/views';
@@ -99,8 +99,7 @@ export function editDistance(a: string, b: string): number {
   return prev[y.length]!;
 }
 
-async function evaluateImage(setDir: string, label: DetectorSetLabel, ocr: OcrRunner, o: DetectorsEvalOptions): Promise<ImageOutcome> {
-  const text = createTextDetector(ocr);
+async function evaluateImage(setDir: string, label: DetectorSetLabel, ocr: OcrRunner, text: TextDetector, o: DetectorsEvalOptions): Promise<ImageOutcome> {
   const bytes = readFileSync(join(setDir, label.file));
   const views = await decodeViews(bytes, [blurDetector.view, qrDetector.view, text.gate.view]);
   const grey512 = views.get('grey512')!;
@@ -148,13 +147,14 @@ export async function evaluateDetectors(options: DetectorsEvalOptions): Promise<
   const threads = options.ocrThreads ?? 1;
   const pool = options.ocr === undefined ? new OcrPool({ threads }) : undefined;
   const ocr = options.ocr ?? pool!;
+  const text = createTextDetector(ocr);
   const outcomes: ImageOutcome[] = new Array(labels.length);
   try {
     let next = 0;
     let done = 0;
     const worker = async (): Promise<void> => {
       for (let i = next++; i < labels.length; i = next++) {
-        outcomes[i] = await evaluateImage(options.setDir, labels[i]!, ocr, options);
+        outcomes[i] = await evaluateImage(options.setDir, labels[i]!, ocr, text, options);
         options.onImage?.(++done, labels.length);
       }
     };

@@ -75,7 +75,10 @@ describe('OCR pool (PaddleOCR on onnxruntime-node, in worker threads)', () => {
     await expect(pool.recognise(view)).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
   });
 
-  it('validates its options, naming the option and the value', () => {
+  it('validates its options and the engine options it is given, naming the option and the value', async () => {
     expect(() => new OcrPool({ threads: 0 })).toThrow(/detectors\.ocrPool\.threads must be an integer .*\(got 0\)/);
+    pool = new OcrPool({ threads: 1 });
+    const view = await rgb(fixturePhoto('coffee_600x400_q85.jpg'));
+    await expect(pool.recognise(view, { detThreshold: 2 })).rejects.toThrow('detectors.ocr.detThreshold must be a number in [0, 1] (got 2)');
   });
 });

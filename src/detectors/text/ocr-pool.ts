@@ -10,7 +10,7 @@ import { threadEntry } from '../../util/thread-entry';
 import { integerIn, resolveOptions } from '../options';
 import type { PixelView } from '../types';
 import type { OcrTask, OcrTaskResult } from './ocr-protocol';
-import { DEFAULT_OCR_ENGINE_OPTIONS, type OcrEngineOptions } from './paddle-ocr';
+import { resolveOcrEngineOptions, type OcrEngineOptions } from './paddle-ocr';
 
 export interface OcrPoolOptions {
   /**
@@ -65,7 +65,7 @@ export class OcrPool {
   /** Reads the text of an image (RGB or grey view). The view is copied to the thread. */
   async recognise(view: PixelView, options?: Partial<OcrEngineOptions>): Promise<OcrTaskResult> {
     if (this.closing !== undefined) throw new RevmodError('SHUTTING_DOWN', 'the OCR pool is closed');
-    const task: OcrTask = { view, options: { ...DEFAULT_OCR_ENGINE_OPTIONS, ...options }, submittedAtMs: Date.now(), intraOpThreads: this.options.intraOpThreads };
+    const task: OcrTask = { view, options: resolveOcrEngineOptions(options), submittedAtMs: Date.now(), intraOpThreads: this.options.intraOpThreads };
     try {
       return (await this.pool.run(task)) as OcrTaskResult;
     } catch (err) {

@@ -11,7 +11,11 @@ let engine: Promise<PaddleOcr> | undefined;
 
 export default async function runOcrTask(task: OcrTask): Promise<OcrTaskResult> {
   const startedAtMs = Date.now();
-  engine ??= PaddleOcr.load(task.intraOpThreads);
+  // A failed load is not kept: the next task tries again.
+  engine ??= PaddleOcr.load(task.intraOpThreads).catch((err: unknown) => {
+    engine = undefined;
+    throw err;
+  });
   const ocr = await engine;
   const result = await ocr.recognise(task.view, task.options);
   const endedAtMs = Date.now();

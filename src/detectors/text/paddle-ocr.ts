@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { integerIn, numberIn, resolveOptions } from '../options';
 import type { PixelView } from '../types';
 import { minAreaRect, normaliseRect, rectCorners, type Point, type RotatedRect } from './geometry';
 
@@ -62,6 +63,21 @@ export const DEFAULT_OCR_ENGINE_OPTIONS: OcrEngineOptions = Object.freeze({
   minLineConfidence: 0.5,
   maxLines: 40,
 });
+
+const ENGINE_CHECKS = {
+  detMaxSidePx: integerIn(64, 4096),
+  detMaxUpscale: numberIn(1, 4),
+  detThreshold: numberIn(0, 1),
+  boxThreshold: numberIn(0, 1),
+  unclipRatio: numberIn(0, 10),
+  minLineConfidence: numberIn(0, 1),
+  maxLines: integerIn(1, 1000),
+};
+
+/** Engine options merged over the defaults and validated (CONFIG_INVALID names the bad one). */
+export function resolveOcrEngineOptions(options?: Partial<OcrEngineOptions>): OcrEngineOptions {
+  return resolveOptions('ocr', DEFAULT_OCR_ENGINE_OPTIONS, options, ENGINE_CHECKS);
+}
 
 export interface OcrLine {
   readonly text: string;

@@ -41,7 +41,10 @@ let session: Promise<ort.InferenceSession> | undefined;
 
 /** The gate's session, made once per thread from the generated weights. */
 export function textGateSession(): Promise<ort.InferenceSession> {
-  session ??= createGateSession(LAYERS);
+  session ??= createGateSession(LAYERS).catch((err: unknown) => {
+    session = undefined;
+    throw err;
+  });
   return session;
 }
 
