@@ -2,13 +2,22 @@
  * Real photos (samples/ and test/fixtures/photos/) and images made from them for detector tests:
  * blurred, with a QR code, with rendered text. Nothing here needs ../shared.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import QRCode from 'qrcode';
 import sharp from 'sharp';
 
 export const ROOT = resolve(__dirname, '../..');
 export const PHOTO_DIRS = [join(ROOT, 'samples'), join(ROOT, 'test/fixtures/photos')];
+
+/** The fonts text is rendered with (Debian's fonts-noto-cjk and fonts-dejavu-core; .ci/run installs them). */
+export const FONT_FILES = ['/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'];
+
+/** Without the fonts, Chinese renders as empty boxes and every OCR figure is meaningless: say so plainly. */
+export function requireFonts(): void {
+  const missing = FONT_FILES.filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new Error(`fonts missing (${missing.join(', ')}): install fonts-noto-cjk and fonts-dejavu-core with apt`);
+}
 
 export function fixturePhoto(name: string): Buffer {
   for (const dir of PHOTO_DIRS) {
@@ -35,6 +44,7 @@ function escapeXml(s: string): string {
 
 /** The photo with lines of text on a white box (Noto Sans CJK SC, `fontPx` high). */
 export async function withText(photo: Buffer, lines: readonly string[], fontPx = 32): Promise<Buffer> {
+  requireFonts();
   const meta = await sharp(photo).metadata();
   const w = meta.width!;
   const h = meta.height!;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateDetectors, formatDetectorsReport, type DetectorsEvalReport } from '../../src/eval/detectors-eval';
 import { buildDetectorSet, SMALL_COUNTS } from '../../tools/detector-set/build-set';
-import { PHOTO_DIRS } from '../helpers/detector-images';
+import { PHOTO_DIRS, requireFonts } from '../helpers/detector-images';
 
 /**
  * The floors the issue sets, on the small set a fresh clone builds: made from samples/ and
@@ -15,6 +15,7 @@ describe('detectors on the small generated set', () => {
   let report: DetectorsEvalReport;
 
   beforeAll(async () => {
+    requireFonts();
     const labels = await buildDetectorSet({ outDir: dir, counts: SMALL_COUNTS, seed: 12, photoDirs: PHOTO_DIRS });
     expect(labels.length).toBeGreaterThanOrEqual(100);
     report = await evaluateDetectors({ setDir: dir, ocrThreads: 2 });
