@@ -14,3 +14,6 @@ export { createLogger } from './util/logger';
 export { createConsoleApp, type ConsoleApp, type ConsoleAppOptions } from './review/console-app';
 export { isQcSample } from './review/sampling';
 export { CONSOLE_ROLES, OPS_ROLES, hashPassword, UsersDirectory, type Role, type Identity } from './identity';
+export * from './detectors';
+export { evaluateDetectors, formatDetectorsReport, type DetectorsEvalOptions, type DetectorsEvalReport } from './eval/detectors-eval';
+export { parseLabels, type DetectorSetLabel, type DetectorSetKind } from './eval/detector-labels';

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   MODEL_OUTPUT_INVALID: { retryable: false, description: 'The model produced non-finite scores (NaN or Infinity) for the image: never a pass.' },
   PROCESSING_CRASHED: { retryable: false, description: 'Workers died repeatedly while processing this image (a poison image or an out-of-memory): it goes to a person.' },
   MODEL_INVALID: { retryable: false, description: 'The model file or its card does not satisfy the model contract.' },
+  OCR_FAILED: { retryable: true, description: 'The OCR thread failed or died while reading the image\'s text.' },
+  OCR_OVERLOADED: { retryable: true, description: 'The OCR pool\'s queue is full; the job is tried again later.' },
   MODEL_IMPORT_UNAVAILABLE: { retryable: false, description: 'A model import needs a development dependency (nsfwjs, @tensorflow/tfjs) that is not installed.' },
   CONFIG_INVALID: { retryable: false, description: 'A configuration value is invalid.' },
   VERDICT_SIGNATURE_INVALID: { retryable: false, description: 'A verdict failed signature verification (forged, altered or signed with an unknown key): refused.' },
