@@ -40,6 +40,11 @@ export interface DecodedImage {
    * decode (large JPEGs, whose crop path decodes at a DCT-reduced scale inside one libvips pipeline).
    */
   readonly viewsFromModelDecode: boolean;
+  /**
+   * One more view of the first frame, made on demand from the same decoded pixels (a shrink-on-load
+   * decode for large JPEGs): for views only some images need, such as OCR's behind the text gate.
+   */
+  viewOf(kind: 'grey' | 'rgb', maxSide: number): Promise<PixelView>;
 }
 
 /** Frame indices to judge in an image of `pages` frames: first, last and evenly between, at most `max`. */
@@ -150,28 +155,40 @@ export async function decodeImage(bytes: Buffer, options: PreprocessOptions, req
   const crops = [orientCrop(first.crop, plan.applied, n)];
   for (const page of frames.slice(1)) crops.push(orientCrop(await decodeCrop(bytes, plan, options, page), plan.applied, n));
 
+  // The decoded pixels views come from; the large-JPEG path makes them by a shrink-on-load decode
+  // big enough for the largest view asked for.
+  let pixels = first.pixels;
+  const sourceFor = async (side: number): Promise<FullPixels> => {
+    if (pixels !== undefined) return pixels;
+    const { data, info } = await sharp(bytes, sharpInputOptions(options))
+      .resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
+      .removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const decoded = { data, channels: info.channels, size: { width: info.width, height: info.height } };
+    // Kept only when it is the full image (it was not reduced): else a later, larger view decodes again.
+    if (info.width === plan.stored.width && info.height === plan.stored.height) pixels = decoded;
+    return decoded;
+  };
+  const viewOf = async (kind: 'grey' | 'rgb', maxSide: number): Promise<PixelView> => {
+    try {
+      return await viewFrom(await sourceFor(maxSide), maxSide, kind === 'grey', plan.applied);
+    } catch (err) {
+      throw mapSharpError(err, { stage: 'decode', format: plan.format });
+    }
+  };
   let grey: PixelView | undefined;
   let rgb: PixelView | undefined;
   if (wantViews) {
-    let pixels = first.pixels;
     try {
-      if (pixels === undefined) {
-        // The large-JPEG path: a shrink-on-load decode big enough for the largest view.
-        const side = Math.max(greyMaxSide, rgbMaxSide);
-        const { data, info } = await sharp(bytes, sharpInputOptions(options))
-          .resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
-          .removeAlpha().raw().toBuffer({ resolveWithObject: true });
-        pixels = { data, channels: info.channels, size: { width: info.width, height: info.height } };
-      }
-      if (rgbMaxSide > 0) rgb = await viewFrom(pixels, rgbMaxSide, false, plan.applied);
+      const source = await sourceFor(Math.max(greyMaxSide, rgbMaxSide));
+      if (rgbMaxSide > 0) rgb = await viewFrom(source, rgbMaxSide, false, plan.applied);
       if (greyMaxSide > 0) {
         // From the (smaller) RGB view when it is big enough: cheaper than from the full decode.
-        const source: FullPixels = rgb && rgbMaxSide >= greyMaxSide ? { data: Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength), channels: 3, size: rgb } : pixels;
-        grey = await viewFrom(source, greyMaxSide, true, source === pixels ? plan.applied : 1);
+        const from: FullPixels = rgb && rgbMaxSide >= greyMaxSide ? { data: Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength), channels: 3, size: rgb } : source;
+        grey = await viewFrom(from, greyMaxSide, true, from === source ? plan.applied : 1);
       }
     } catch (err) {
       throw mapSharpError(err, { stage: 'decode', format: plan.format });
     }
   }
-  return { header, plan, crops, frames, grey, rgb, viewsFromModelDecode: first.pixels !== undefined || !wantViews };
+  return { header, plan, crops, frames, grey, rgb, viewsFromModelDecode: first.pixels !== undefined || !wantViews, viewOf };
 }

@@ -148,7 +148,8 @@ describe('review console in a real browser (headless Chromium)', () => {
     try {
       const [first] = await tileIds(page);
       await page.keyboard.press('e');
-      await page.waitForSelector('#escalate-note');
+      // Focused as it opens: typing at once must not reach the grid's shortcuts.
+      expect(await page.$eval('#escalate-note', (el) => document.activeElement === el)).toBe(true);
       await page.keyboard.type('像纹身还是违规图案？请组长确认');
       await page.keyboard.press('Enter');
       await page.waitForSelector(`article.tile[data-id="${first}"][data-state="escalated"]`);

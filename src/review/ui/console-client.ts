@@ -592,7 +592,6 @@
     if (S.escalating) {
       escBox.placeholder = t('escalate.placeholder');
       out.push(h('div', { class: 'overlay' }, h('div', { class: 'dialog', role: 'dialog' }, h('h2', {}, t('action.escalate')), escBox)));
-      window.setTimeout(() => escBox.focus(), 0);
     }
     if (S.help) {
       const grid = h('div', { class: 'help' });
@@ -614,7 +613,10 @@
     const row = S.decided[S.decidedFocus];
     const shown = listing ? (row ? S.decidedItems.get(row.id) : undefined) : current();
     root.replaceChildren(top, h('div', { class: 'main' }, work(), details(shown, listing)), keysBar(), ...overlays());
-    if (hadNoteFocus) noteBox.focus();
+    // Focused in the same task as the key that opened it, and again after every re-render (which
+    // detaches it): keys typed straight after E land in the note, never on the grid's shortcuts.
+    if (S.escalating) escBox.focus();
+    else if (hadNoteFocus) noteBox.focus();
   }
 
   function tick(): void {
