@@ -17,6 +17,8 @@ import { compilePolicy, DEFAULT_RULES, readPolicyFile, SENSITIVITY_PRESETS, vali
 import { ImagePool } from '../pool/image-pool';
 import { WeightedSemaphore } from '../util/weighted-semaphore';
 import { CrashGuard } from '../pipeline/crash-guard';
+import type { OcrPool } from '../detectors/text/ocr-pool';
+import { workerDetectors } from './detector-setup';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
@@ -111,6 +113,7 @@ export class ModerationWorker {
   private model: LoadedModel | undefined;
   private policy: Policy | undefined;
   private pool: ImagePool | undefined;
+  private ocrPool: OcrPool | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<{ forced: boolean }> | undefined;
   private inferenceStopped = false;
@@ -212,6 +215,8 @@ export class ModerationWorker {
     this.connection.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
     this.store = this.deps.store ?? new S3ObjectStore(config.s3);
     this.publisher = new VerdictPublisher(config, this.connection);
+    const detectors = workerDetectors(config);
+    this.ocrPool = detectors.ocrPool;
     this.pool = new ImagePool({ threads: config.pool.threads, ...(this.deps.poolEntryFile !== undefined ? { entryFile: this.deps.poolEntryFile } : {}) });
     this.pipeline = new ModerationPipeline({
       store: this.store,
@@ -221,7 +226,8 @@ export class ModerationWorker {
       model: { name: card.name, version: card.version, sha256 },
       card,
       policy: this.policy,
-      detectors: {},
+      detectors: detectors.cheap,
+      ...(detectors.text ? { text: detectors.text } : {}),
       maxFrames: config.limits.maxFrames,
       byteBudget: new WeightedSemaphore(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes)),
       preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
@@ -241,6 +247,8 @@ export class ModerationWorker {
         markerTtlMs: 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs,
       }),
     });
+    const names = [...Object.keys(detectors.cheap), ...(detectors.text ? [`text (gate, then OCR on ${config.detectors.ocrThreads} thread(s))`] : [])];
+    log.info({ detectors: detectors.cheap, text: detectors.text !== undefined }, `detectors: ${names.length > 0 ? names.join(', ') : 'none'}`);
     const pipeline = this.pipeline;
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
     this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job, token) => pipeline.process(job, token), {
@@ -341,6 +349,7 @@ export class ModerationWorker {
     }
     await this.engine?.close();
     await this.pool?.close();
+    await this.ocrPool?.close();
     await this.publisher?.close().catch(() => undefined);
     this.store?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
