@@ -9,6 +9,7 @@ import { registerWorkerCommand } from './commands/worker-command';
 import { registerReviewCommand } from './commands/review-command';
 import { registerUsersCommands } from './commands/users-commands';
 import { registerReviewDataCommands } from './commands/review-data-commands';
+import { registerEvalCommands } from './commands/eval-commands';
 
 
 /** A command's action: resolves with the process's exit code. */
@@ -52,6 +53,7 @@ export function buildProgram(ctx: CliContext, extensions: readonly CliExtension[
   registerReviewCommand(program, ctx, run);
   registerUsersCommands(program, ctx, run);
   registerReviewDataCommands(program, ctx, run);
+  registerEvalCommands(program, ctx, run);
   for (const extend of extensions) extend(program, ctx, run);
   // Every subcommand exits through the override too, so bad arguments reach runCli.
   const override = (c: Command): void => {
