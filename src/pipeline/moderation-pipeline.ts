@@ -11,7 +11,7 @@ import type { InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { cardInputGeometry, type ModelCard } from '../model/model-card';
 import { scoreRow, worstFrame, type ImageScores, type Policy, type ScoreReading } from '../policy';
-import type { DecodeOutcome, DecodeSuccess, DecodeTask } from '../pool/decode-task';
+import type { DecodeOutcome, DecodeSuccess, DecodeTask, PdqHashes } from '../pool/decode-task';
 import { validatePreprocessOptions, type DecodeOptions, type PreprocessOptions } from '../preprocess';
 import type { FetchedObject, ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
@@ -254,17 +254,17 @@ export class ModerationPipeline {
       log.warn({ code: e.code, attempt: base.attempt }, `batch failed, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
-    return this.finish(base, this.judge(base, decoded, signals, frames, version, t), log);
+    return this.finish(base, this.judge(base, decoded, signals, frames, version, t), log, decoded.pdq);
   }
 
-  /** Signs, publishes and (when scored) remembers a verdict. */
-  private async finish(base: JobBase, unsigned: Verdict, log: Logger): Promise<Verdict> {
+  /** Signs, publishes and (when scored) remembers a verdict, with the upload's PDQ hashes when computed. */
+  private async finish(base: JobBase, unsigned: Verdict, log: Logger, pdq?: PdqHashes): Promise<Verdict> {
     const verdict = this.sealed(unsigned);
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);
     if (this.o.known && verdict.error === undefined && verdict.reusedFrom === undefined) {
       // Best effort: a lost cache entry only costs a later inference.
-      await this.o.known.remember(verdict).catch((err: Error) => log.warn({ err: err.message }, 'could not remember the verdict for reuse'));
+      await this.o.known.remember(verdict, pdq).catch((err: Error) => log.warn({ err: err.message }, 'could not remember the verdict for reuse'));
     }
     return verdict;
   }

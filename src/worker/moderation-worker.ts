@@ -18,6 +18,12 @@ import { ImagePool } from '../pool/image-pool';
 import { WeightedSemaphore } from '../util/weighted-semaphore';
 import { CrashGuard } from '../pipeline/crash-guard';
 import { S3ObjectStore, type ObjectStore } from '../storage';
+import { createS3Client } from '../storage/s3-object-store';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ListJournal } from '../known/list-journal';
+import { ListStore } from '../known/list-store';
+import { RedisKnownImages } from '../known/redis-known-images';
+import { VerdictCache } from '../known/verdict-cache';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -74,12 +80,16 @@ export function effectiveThresholds(config: RevmodConfig, model: LoadedModel, fi
 
 type PolicyFileThresholds = NonNullable<Awaited<ReturnType<typeof readPolicyFile>>['thresholds']>;
 
+/** Signals the default policy decides on without the model. */
+export const DEFAULT_SKIP_CLASSIFIER_FOR: readonly string[] = ['known_violation'];
+
 /** The policy in force: the file's rules (or the default's) over the effective thresholds. */
 export async function loadWorkerPolicy(config: RevmodConfig, model: LoadedModel): Promise<Policy> {
   const file = config.policy.file !== undefined ? await readPolicyFile(config.policy.file) : undefined;
   const thresholds = effectiveThresholds(config, model, file?.thresholds);
   const violationGroups = [...new Set(Object.values(model.card.groups))].filter((g) => g !== NORMAL_GROUP);
-  return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups, file?.skipClassifierFor ?? []);
+  // The default policy decides a listed violation on the list alone (block is final): no inference.
+  return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups, file?.skipClassifierFor ?? DEFAULT_SKIP_CLASSIFIER_FOR);
 }
 
 /** An eighth of the memory this process may use (its cgroup's limit, else the machine's RAM). */
@@ -118,6 +128,8 @@ export class ModerationWorker {
   /** Set when the worker stopped taking jobs for good (a broken model); only a restart clears it. */
   private stoppedReason: string | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
+  private known: RedisKnownImages | undefined;
+  private knownS3: S3Client | undefined;
 
   constructor(readonly config: RevmodConfig, private readonly deps: ModerationWorkerDeps) {}
 
@@ -212,6 +224,8 @@ export class ModerationWorker {
     this.connection.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
     this.store = this.deps.store ?? new S3ObjectStore(config.s3);
     this.publisher = new VerdictPublisher(config, this.connection);
+    if (config.known.enabled) await this.startKnownImages();
+    this.checkNotClosing();
     this.pool = new ImagePool({ threads: config.pool.threads, ...(this.deps.poolEntryFile !== undefined ? { entryFile: this.deps.poolEntryFile } : {}) });
     this.pipeline = new ModerationPipeline({
       store: this.store,
@@ -236,6 +250,7 @@ export class ModerationWorker {
       maxInvalidBatches: config.model.maxInvalidBatches,
       onModelBroken: (reason) => this.stopIntake(`model output invalid: ${reason}`),
       ...(config.signing.key !== undefined ? { sign: (v: Verdict) => signVerdict(v, config.signing.key!) } : {}),
+      ...(this.known ? { known: this.known } : {}),
       crashGuard: new CrashGuard({
         redis: this.connection, prefix: config.redis.prefix, maxCrashes: config.worker.poisonCrashes,
         markerTtlMs: 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs,
@@ -263,6 +278,27 @@ export class ModerationWorker {
     this.checkNotClosing();
     this.stateValue = 'ready';
     log.info({ queue: config.queues.moderation, concurrency, prefix: config.redis.prefix }, 'worker ready');
+  }
+
+  /** Known images: the verdict cache and the lists (loaded from Redis, or rebuilt there from the S3 journal). */
+  private async startKnownImages(): Promise<void> {
+    const { config } = this;
+    const redis = this.connection!;
+    const { known } = config;
+    if (known.journalBucket !== undefined) this.knownS3 = createS3Client(config.s3, 8);
+    else this.deps.logger.warn('REVMOD_KNOWN_JOURNAL_BUCKET is not set: the known-image lists can be read but not changed, and a Redis loss would lose them');
+    const store = new ListStore({
+      redis, prefix: config.redis.prefix,
+      journal: this.knownS3 ? new ListJournal({ s3: this.knownS3, bucket: known.journalBucket!, prefix: known.journalPrefix }) : undefined,
+    });
+    const cache = new VerdictCache({ redis, prefix: config.redis.prefix, verdictTtlSeconds: known.verdictTtlSeconds, decisionTtlSeconds: known.decisionTtlSeconds });
+    this.known = new RedisKnownImages({ redis, store, cache, syncIntervalMs: known.syncIntervalMs, logger: this.deps.logger });
+    await this.known.start();
+  }
+
+  /** The known images of this worker, when on (tests read their state). */
+  get knownImages(): RedisKnownImages | undefined {
+    return this.known;
   }
 
   /**
@@ -342,6 +378,8 @@ export class ModerationWorker {
     await this.engine?.close();
     await this.pool?.close();
     await this.publisher?.close().catch(() => undefined);
+    await this.known?.close();
+    this.knownS3?.destroy();
     this.store?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
     this.stateValue = 'closed';
