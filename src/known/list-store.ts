@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RevmodError } from '@revmod/client';
-import type { ListJournal } from './list-journal';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { RevmodConfig } from '../config';
+import { ListJournal } from './list-journal';
 import type { KnownList, ListChange, ListEntry } from './list-types';
 
 /** Options of {@link ListStore}. */
@@ -214,4 +216,13 @@ export class ListStore {
 function fieldOf(fields: readonly string[], name: string): string {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
   throw new RevmodError('INTERNAL', `a lists change in the stream has no field ${name}`);
+}
+
+/** The lists configured by `config.known`, journaled through `s3` when a journal bucket is set. */
+export function listStoreOf(redis: Redis, s3: S3Client | undefined, config: Pick<RevmodConfig, 'redis' | 'known'>): ListStore {
+  const { journalBucket, journalPrefix } = config.known;
+  return new ListStore({
+    redis, prefix: config.redis.prefix,
+    journal: s3 && journalBucket !== undefined ? new ListJournal({ s3, bucket: journalBucket, prefix: journalPrefix }) : undefined,
+  });
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Verdict } from '@revmod/client';
+import type { RevmodConfig } from '../config';
 import type { PdqHashes } from '../pool/decode-task';
 import type { ReusableVerdict } from './known-images';
 
@@ -85,4 +86,9 @@ export class VerdictCache {
     } while (cursor !== '0');
     return deleted;
   }
+}
+
+/** The verdict cache configured by `config.known` (REVMOD_KNOWN_*). */
+export function verdictCacheOf(redis: Redis, config: Pick<RevmodConfig, 'redis' | 'known'>): VerdictCache {
+  return new VerdictCache({ redis, prefix: config.redis.prefix, verdictTtlSeconds: config.known.verdictTtlSeconds, decisionTtlSeconds: config.known.decisionTtlSeconds });
 }

@@ -4,7 +4,10 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RevmodConfig } from '../config';
-import { RevmodError, createRedisConnection, signVerdict, type ModerationJobData, type Verdict } from '@revmod/client';
+import { ModerationClient, RevmodError, createRedisConnection, signVerdict, type ModerationJobData, type Verdict } from '@revmod/client';
+import { clientConfigOf } from '../config';
+import { KnownLists } from '../known/known-lists';
+import { ListRequestWorker } from '../known/list-request-worker';
 import { InferenceEngine } from '../model/inference-engine';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ioContractOf } from '../model/model-io';
@@ -20,10 +23,9 @@ import { CrashGuard } from '../pipeline/crash-guard';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 import { createS3Client } from '../storage/s3-object-store';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ListJournal } from '../known/list-journal';
-import { ListStore } from '../known/list-store';
+import { listStoreOf } from '../known/list-store';
 import { RedisKnownImages } from '../known/redis-known-images';
-import { VerdictCache } from '../known/verdict-cache';
+import { verdictCacheOf } from '../known/verdict-cache';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -129,6 +131,8 @@ export class ModerationWorker {
   private stoppedReason: string | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
   private known: RedisKnownImages | undefined;
+  private listRequests: ListRequestWorker | undefined;
+  private listsConnection: Redis | undefined;
   private knownS3: S3Client | undefined;
 
   constructor(readonly config: RevmodConfig, private readonly deps: ModerationWorkerDeps) {}
@@ -257,6 +261,8 @@ export class ModerationWorker {
       }),
     });
     const pipeline = this.pipeline;
+    if (this.known) await this.startListRequests();
+    this.checkNotClosing();
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
     this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job, token) => pipeline.process(job, token), {
       connection: this.connection,
@@ -287,13 +293,27 @@ export class ModerationWorker {
     const { known } = config;
     if (known.journalBucket !== undefined) this.knownS3 = createS3Client(config.s3, 8);
     else this.deps.logger.warn('REVMOD_KNOWN_JOURNAL_BUCKET is not set: the known-image lists can be read but not changed, and a Redis loss would lose them');
-    const store = new ListStore({
-      redis, prefix: config.redis.prefix,
-      journal: this.knownS3 ? new ListJournal({ s3: this.knownS3, bucket: known.journalBucket!, prefix: known.journalPrefix }) : undefined,
-    });
-    const cache = new VerdictCache({ redis, prefix: config.redis.prefix, verdictTtlSeconds: known.verdictTtlSeconds, decisionTtlSeconds: known.decisionTtlSeconds });
+    const store = listStoreOf(redis, this.knownS3, config);
+    const cache = verdictCacheOf(redis, config);
     this.known = new RedisKnownImages({ redis, store, cache, syncIntervalMs: known.syncIntervalMs, logger: this.deps.logger });
     await this.known.start();
+  }
+
+  /** Answers the SDK's list requests here: this process has S3, the decoder and the live index. */
+  private async startListRequests(): Promise<void> {
+    const { config } = this;
+    const known = this.known!;
+    const verdicts = new ModerationClient({ config: clientConfigOf(config), connection: this.connection! });
+    const lists = new KnownLists({
+      store: listStoreOf(this.connection!, this.knownS3, config), objects: this.store!, allowedBuckets: config.requests.allowedBuckets,
+      verdictOf: (id) => verdicts.getVerdict(id), maxBytes: config.limits.maxBytes,
+      decode: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg },
+      match: (pdq) => known.matches(pdq),
+    });
+    this.listsConnection = createRedisConnection(config, 'worker');
+    this.listsConnection.on('error', () => undefined);
+    this.listRequests = new ListRequestWorker({ lists, connection: this.listsConnection, queue: config.queues.lists, prefix: config.redis.prefix, logger: this.deps.logger });
+    await this.listRequests.waitUntilReady();
   }
 
   /** The known images of this worker, when on (tests read their state). */
@@ -378,6 +398,8 @@ export class ModerationWorker {
     await this.engine?.close();
     await this.pool?.close();
     await this.publisher?.close().catch(() => undefined);
+    await this.listRequests?.close().catch(() => undefined);
+    this.listsConnection?.disconnect();
     await this.known?.close();
     this.knownS3?.destroy();
     this.store?.close();
