@@ -121,6 +121,7 @@ export class RedisKnownImages implements KnownImages {
         this.lastId = c.id;
         this.version = c.version;
       }
+      this.o.logger.info({ ...this.stats(), changes: changes.length }, 'known-image lists changed');
     }
   }
 
