@@ -118,6 +118,15 @@ export const SERVER_SETTINGS = defineSettings({
     exportsDays: { env: 'REVMOD_RETAIN_EXPORTS_DAYS', kind: 'int', default: 0, min: 0, doc: 'Delete dataset exports recorded by `revmod dataset export` older than this (`revmod retention apply`); 0 keeps them.' },
     reviewEventsMax: { env: 'REVMOD_REVIEW_EVENTS_MAX', kind: 'int', default: 100_000, min: 100, doc: 'Review events kept for `watchReview` (the stream is trimmed to about this length).' },
   },
+  known: {
+    enabled: { env: 'REVMOD_KNOWN_IMAGES', kind: 'boolean', default: false, doc: 'Known images on workers: reuse verdicts and people\'s decisions on identical bytes, and match PDQ hashes against the block/allow lists (docs/known-images.md).' },
+    verdictTtlSeconds: { env: 'REVMOD_KNOWN_VERDICT_TTL_S', kind: 'int', default: 604_800, min: 0, doc: 'A machine verdict is reused for identical bytes (same model and policy versions) for this long; 0 = never reused.' },
+    decisionTtlSeconds: { env: 'REVMOD_KNOWN_DECISION_TTL_S', kind: 'int', default: 31_536_000, min: 60, doc: 'A person\'s decision on an image stands for identical bytes re-uploaded within this long (beats machine verdicts, no second look).' },
+    journalBucket: { env: 'REVMOD_KNOWN_JOURNAL_BUCKET', kind: 'string', doc: 'S3 bucket of the known-image lists\' journal (every change, so that a Redis loss loses no list); lists cannot be changed without it.' },
+    journalPrefix: { env: 'REVMOD_KNOWN_JOURNAL_PREFIX', kind: 'string', default: 'revmod/known-lists/', doc: 'Key prefix of the lists\' journal objects.' },
+    syncIntervalMs: { env: 'REVMOD_KNOWN_SYNC_INTERVAL_MS', kind: 'int', default: 1_000, min: 50, doc: 'Workers check the lists\' version this often, besides the change notices (pub/sub) that apply changes at once.' },
+    requestTimeoutMs: { env: 'REVMOD_KNOWN_REQUEST_TIMEOUT_MS', kind: 'int', default: 30_000, min: 100, doc: 'Longest a list change or lookup asked through the SDK waits for a worker to answer.' },
+  },
   log: {
     level: { env: 'LOG_LEVEL', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'pino level.' },
   },
