@@ -24,7 +24,9 @@ export function reportChartSpecs(e: ModelEvaluation): object[] {
     title, width: WIDTH, height: HEIGHT,
     layer: [
       { data: { values: sweep }, mark: { type: 'line', point: { size: 12 } },
-        encoding: { x: { field: x, type: 'quantitative', title: xTitle, scale: { domain: [0, 1] } }, y: { field: y, type: 'quantitative', title: yTitle, scale: { domain: [0, 1] } } } },
+        // Drawn in threshold order (a curve), not sorted by x.
+        encoding: { x: { field: x, type: 'quantitative', title: xTitle, scale: { domain: [0, 1] } }, y: { field: y, type: 'quantitative', title: yTitle, scale: { domain: [0, 1] } },
+          order: { field: 'threshold', type: 'quantitative' } } },
       { data: { values: current }, mark: { type: 'point', size: 120, filled: true, color: '#d62728' },
         encoding: { x: { field: x, type: 'quantitative' }, y: { field: y, type: 'quantitative' } } },
       { data: { values: current }, mark: { type: 'text', dx: 8, dy: -8, align: 'left', color: '#d62728' },
@@ -86,7 +88,7 @@ export function reportHtml(report: EvalReportJson, svgs: readonly string[]): str
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th:first-child,td:first-child{text-align:left}
-.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{border:1px solid #eee;padding:8px}
+.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{border:1px solid #eee;padding:8px;margin:0}
 .kpi{display:flex;gap:24px;flex-wrap:wrap}.kpi div{background:#f5f7fa;padding:8px 14px;border-radius:6px}.kpi b{display:block;font-size:18px}
 </style></head><body>
 <h1>Model evaluation</h1>

@@ -11,6 +11,7 @@ import { scoreImages, type ScoreImagesOptions } from '../model/score-images';
 import type { DecisionLog } from '../review/decision-log';
 import { latestById } from '../review/decision-log';
 import type { Reason } from '../review/taxonomy';
+import { listImageFiles } from '../util/files';
 import type { LabelledScore } from './model-metrics';
 
 /** Labelled scores, and what could not be used (with why). */
@@ -21,8 +22,6 @@ export interface EvalInput {
   /** The model(s) whose scores these are: name@version → images. */
   readonly models: Readonly<Record<string, number>>;
 }
-
-const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif|bmp)$/i;
 
 /** Scores labelled files with the model and pairs each with its label. */
 async function scoreLabelled(source: string, files: ReadonlyArray<{ file: string; label: string }>, o: ScoreImagesOptions): Promise<EvalInput> {
@@ -41,13 +40,7 @@ async function scoreLabelled(source: string, files: ReadonlyArray<{ file: string
 export async function labelledFolder(dir: string, o: ScoreImagesOptions): Promise<EvalInput> {
   const files: Array<{ file: string; label: string }> = [];
   const classes = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
-  const walk = async (d: string, label: string): Promise<void> => {
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.isDirectory()) await walk(join(d, e.name), label);
-      else if (IMAGE_FILE.test(e.name)) files.push({ file: join(d, e.name), label });
-    }
-  };
-  for (const c of classes) await walk(join(dir, c), c);
+  for (const c of classes) files.push(...(await listImageFiles(join(dir, c))).map((file) => ({ file, label: c })));
   if (!classes.includes(NORMAL_GROUP)) throw new Error(`labelled folder ${dir}: no '${NORMAL_GROUP}' folder (found ${JSON.stringify(classes)})`);
   if (files.length === 0) throw new Error(`labelled folder ${dir}: no image files in its class folders`);
   return scoreLabelled(`folder ${dir}`, files, o);

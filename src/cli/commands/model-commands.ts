@@ -1,5 +1,5 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { listImageFiles } from '../../util/files';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config';
 import { InferenceEngine } from '../../model/inference-engine';
@@ -64,8 +64,6 @@ export async function checkModel(path: string, opts: CheckOptions, ctx: CliConte
   }
 }
 
-const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif|bmp)$/i;
-
 /** Files named, folders searched recursively for image files, and the lines of `--from`; sorted within each folder. */
 async function expandImagePaths(paths: readonly string[], from: string | undefined): Promise<string[]> {
   const named = [...paths];
@@ -74,16 +72,9 @@ async function expandImagePaths(paths: readonly string[], from: string | undefin
     named.push(...text.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
   }
   const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-    for (const e of entries) {
-      if (e.isDirectory()) await walk(join(dir, e.name));
-      else if (e.isFile() && IMAGE_FILE.test(e.name)) out.push(join(dir, e.name));
-    }
-  };
   for (const p of named) {
     const s = await stat(p).catch(() => undefined);
-    if (s?.isDirectory()) await walk(p);
+    if (s?.isDirectory()) out.push(...(await listImageFiles(p)));
     else out.push(p); // a missing file is reported per image, not as a usage error
   }
   return out;
