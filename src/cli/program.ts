@@ -40,6 +40,8 @@ export function buildProgram(ctx: CliContext, extensions: readonly CliExtension[
   const program = new Command('revmod')
     .description('Queue-driven batch moderation of review photos: worker, ops server, SDK tasks and model tools.')
     .showHelpAfterError('(run with --help for usage)')
+    // Options after a subcommand belong to it (`eval` and `eval calibrate` share option names).
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => ctx.out(s.replace(/\n$/, '')), writeErr: (s) => ctx.err(s.replace(/\n$/, '')) })
     .exitOverride();
   /** Wraps an action so that its exit code reaches the entry point. */
