@@ -7,7 +7,7 @@ import {
   type ErrorCode, type ModerationJobData, type RequestLimits, type Verdict, type VerdictContentVersion, type VerdictModel, type VerdictTimings,
 } from '@revmod/client';
 import type { Signal } from '../detectors/detector';
-import type { InferenceBackend } from '../model/inference-backend';
+import type { BatchResult, InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { cardInputGeometry, type ModelCard } from '../model/model-card';
 import { scoreRow, worstFrame, type ImageScores, type Policy, type ScoreReading } from '../policy';
@@ -391,14 +391,14 @@ export class ModerationPipeline {
     const startedAt = performance.now();
     const jobIds = [...new Set(items.map((i) => i.jobId))];
     await this.o.crashGuard?.enter(jobIds, 'inference');
-    let result: { logits: Float32Array; inferMs: number };
+    let result: BatchResult;
     try {
       result = await this.o.engine.run(items.map((i) => i.tensor));
     } finally {
       await this.o.crashGuard?.leave(jobIds);
     }
     const { logits, inferMs } = result;
-    const provider = this.o.engine.provider ?? 'cpu';
+    const provider = result.provider ?? this.o.engine.provider ?? 'cpu';
     const classes = this.reading.classes.length;
     const batch = { id: batchId, size: items.length };
     let invalid = 0;
