@@ -95,7 +95,8 @@ async function main(): Promise<void> {
   const capacity = fixedBatch ?? data.batchSize;
   const input = new Float32Array(capacity * floatsPerImage);
   let lost: string | undefined;
-  port.on('message', (msg: ToThread) => {
+  /** Runs one batch; resolves once its answer is sent. */
+  const handle = async (msg: ToThread): Promise<void> => {
     if (lost !== undefined) {
       send({ type: 'run-error', id: msg.id, message: lost });
       return;
@@ -112,25 +113,35 @@ async function main(): Promise<void> {
       const images = fixedBatch ?? padSizes.find((s) => s >= count) ?? count;
       if (images > count) input.fill(0, count * floatsPerImage, images * floatsPerImage);
       const tensor = new ort.Tensor('float32', input.subarray(0, images * floatsPerImage), [images, CHANNELS, cropSize, cropSize]);
-      // run() is synchronous underneath; awaiting here only resolves its wrapper.
-      void session.run({ [io.inputName]: tensor }).then((out) => {
-        const logits = out[io.outputName];
-        if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== images || logits.dims[1] !== classCount) {
-          throw new Error(`model output ${io.outputName} has dims [${logits?.dims.join(',')}], expected [${images},${classCount}]`);
-        }
-        const copy = (logits.data as Float32Array).slice(0, count * classCount);
-        send({ type: 'result', id: msg.id, logits: copy, inferMs: performance.now() - t0, provider }, [copy.buffer as ArrayBuffer]);
-      }).catch((err: Error) => {
-        send({ type: 'run-error', id: msg.id, message: err.message });
-        if (provider !== 'cpu' && isDeviceLoss(err.message)) {
+      let out: ort.InferenceSession.ReturnType;
+      try {
+        out = await session.run({ [io.inputName]: tensor });
+      } catch (err) {
+        const message = (err as Error).message;
+        send({ type: 'run-error', id: msg.id, message });
+        if (provider !== 'cpu' && isDeviceLoss(message)) {
           // Nothing more runs on this session: later batches fail at once (retried), the engine replaces the thread.
           lost = `${provider} device lost: ${providerErrorReason(err)}`;
           send({ type: 'device-lost', message: lost });
         }
-      });
+        return;
+      }
+      const logits = out[io.outputName];
+      if (logits === undefined || logits.dims.length !== 2 || logits.dims[0] !== images || logits.dims[1] !== classCount) {
+        throw new Error(`model output ${io.outputName} has dims [${logits?.dims.join(',')}], expected [${images},${classCount}]`);
+      }
+      const copy = (logits.data as Float32Array).slice(0, count * classCount);
+      send({ type: 'result', id: msg.id, logits: copy, inferMs: performance.now() - t0, provider }, [copy.buffer as ArrayBuffer]);
     } catch (err) {
       send({ type: 'run-error', id: msg.id, message: (err as Error).message });
     }
+  };
+  // One batch at a time, in order: every run reads the one input tensor, and onnxruntime-node's
+  // run() only starts the native call on a later turn of the event loop (setImmediate), so a second
+  // batch gathered before it would overwrite the first one's images.
+  let queue = Promise.resolve();
+  port.on('message', (msg: ToThread) => {
+    queue = queue.then(() => handle(msg));
   });
   send({
     type: 'ready', provider, fallbacks: loaded.fallbacks, inputName: io.inputName, outputName: io.outputName, maxBatch: io.maxBatch, warmUpMs: loaded.warmUpMs,
