@@ -6,7 +6,8 @@ import { createWorkerMetrics, type WorkerMetrics } from '../../src/ops/metrics';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
-import type { Rgb } from '../../tools/model-gen/probe-graph';
+import { probeViolateScore, type Rgb } from '../../tools/model-gen/probe-graph';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../../src/preprocess/constants';
 import { QueueInspector, waitUntil } from '../helpers/fault-harness';
 import { armGpuFaults, GPU_FAULT_THREAD_ENTRY } from '../helpers/gpu-faults';
 import { armInferenceCrash } from '../helpers/inference-crash';
@@ -177,6 +178,32 @@ describeWebGpu('a WebGPU session that fails its warm-up', () => {
       expect(created).toHaveLength(2);
       expect(sessions.released.filter((id) => created.includes(id))).toEqual([created[1]]);
       expect((await engine.run([new Float32Array(3 * 224 * 224)])).provider).toBe('cpu');
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
+});
+
+describeWebGpu('batches padded to the warmed-up sizes (REVMOD_GPU_PAD_BATCHES)', () => {
+  it('warms up the sizes asked and the largest batch, and returns only the real images\' rows', async () => {
+    const engine = new InferenceEngine({
+      modelPath: defaultModelPath('probe'), executionProvider: 'webgpu', maxBatchSize: 4, warmUpSizes: [2], padToWarmUpSizes: true, contract: ioContractOf(generatedModelCard('probe')),
+    });
+    try {
+      expect(Object.keys((await engine.start()).warmUpMs)).toEqual(['2', '4']);
+      const colours: Rgb[] = [RED, BLUE, [120, 120, 120]];
+      const tensorOf = (rgb: Rgb) => {
+        const t = new Float32Array(3 * 224 * 224);
+        for (let c = 0; c < 3; c++) t.fill((rgb[c]! / 255 - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!, c * 224 * 224, (c + 1) * 224 * 224);
+        return t;
+      };
+      const violate = (logits: Float32Array, i: number) => 1 / (1 + Math.exp(logits[2 * i]! - logits[2 * i + 1]!));
+      const one = await engine.run([tensorOf(RED)]); // runs as 2
+      expect(one.logits).toHaveLength(2);
+      expect(violate(one.logits, 0)).toBeCloseTo(probeViolateScore(RED), 3);
+      const three = await engine.run(colours.map(tensorOf)); // runs as 4
+      expect(three.logits).toHaveLength(6);
+      colours.forEach((c, i) => expect(violate(three.logits, i)).toBeCloseTo(probeViolateScore(c), 3));
     } finally {
       await engine.close();
     }
