@@ -33,7 +33,10 @@ export const SERVER_SETTINGS = defineSettings({
   },
   model: {
     path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model; its card is `<name>.card.json` beside it.' },
-    executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else CPU), `cuda` or `cpu`.' },
+    executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'webgpu', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else WebGPU on a GPU device, else CPU; each step that fails is logged), `cuda`, `webgpu` (Vulkan, any GPU driver; software Vulkan too) or `cpu`. A named GPU provider must work at start; a GPU lost later falls back to CPU.' },
+    webgpuLayout: { env: 'REVMOD_WEBGPU_LAYOUT', kind: 'enum', values: ['NCHW', 'NHWC'], default: 'NCHW', doc: 'Layout the WebGPU provider computes convolutions in (the model input stays NCHW); NCHW compiled fewer shaders per new batch size on software Vulkan (docs/benchmarks.md).' },
+    gpuWarmUpSizes: { env: 'REVMOD_GPU_WARMUP_SIZES', kind: 'list', default: ['1'], doc: 'Batch sizes run once with zeros when a GPU session loads (shader compilation; proves the device works); comma-separated, each 1 to REVMOD_BATCH_SIZE.' },
+    gpuPadBatches: { env: 'REVMOD_GPU_PAD_BATCHES', kind: 'boolean', default: false, doc: 'On a GPU provider, pad a partial batch to the smallest warm-up size holding it (REVMOD_BATCH_SIZE is then warmed up too), so no batch shape is first compiled while serving.' },
     intraOpThreads: { env: 'REVMOD_INTRA_OP_THREADS', kind: 'int', default: 0, min: 0, doc: 'onnxruntime intra-op threads; 0 = all cores.' },
     preprocessMode: { env: 'REVMOD_PREPROCESS_MODE', kind: 'enum', values: ['torchvision', 'fast'], default: 'torchvision', doc: '`torchvision` (parity) or `fast`.' },
     allowUntrained: { env: 'REVMOD_ALLOW_UNTRAINED_MODEL', kind: 'boolean', default: false, doc: 'Serve a model whose card says `trained: false` (demo and tests only: its verdicts mean nothing).' },

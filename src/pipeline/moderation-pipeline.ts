@@ -10,7 +10,7 @@ import type { Signal } from '../detectors/detector';
 import type { TextDetector, TextDetectorOptions } from '../detectors/text/text-detector';
 import type { TextGateOptions } from '../detectors/text/text-gate';
 import type { PixelView } from '../preprocess/decode-image-views';
-import type { InferenceBackend } from '../model/inference-backend';
+import type { BatchResult, InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { cardInputGeometry, type ModelCard } from '../model/model-card';
 import { scoreRow, worstFrame, type ImageScores, type Policy, type ScoreReading } from '../policy';
@@ -463,14 +463,14 @@ export class ModerationPipeline {
     const startedAt = performance.now();
     const jobIds = [...new Set(items.map((i) => i.jobId))];
     await this.o.crashGuard?.enter(jobIds, 'inference');
-    let result: { logits: Float32Array; inferMs: number };
+    let result: BatchResult;
     try {
       result = await this.o.engine.run(items.map((i) => i.tensor));
     } finally {
       await this.o.crashGuard?.leave(jobIds);
     }
     const { logits, inferMs } = result;
-    const provider = this.o.engine.provider ?? 'cpu';
+    const provider = result.provider ?? this.o.engine.provider ?? 'cpu';
     const classes = this.reading.classes.length;
     const batch = { id: batchId, size: items.length };
     let invalid = 0;

@@ -9,6 +9,7 @@ import { clientConfigOf } from '../config';
 import { KnownLists } from '../known/known-lists';
 import { ListRequestWorker } from '../known/list-request-worker';
 import { InferenceEngine } from '../model/inference-engine';
+import type { ProviderAttempt } from '../model/execution-providers';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ioContractOf } from '../model/model-io';
 import { ModerationPipeline } from '../pipeline/moderation-pipeline';
@@ -43,6 +44,8 @@ export interface WorkerStatus {
   readonly policy: { readonly name: string; readonly version: string } | undefined;
   /** The execution provider running batches, once the model is loaded. */
   readonly executionProvider: string | undefined;
+  /** Times each execution provider was tried (or ruled out) and not used, over every inference-thread start. */
+  readonly executionProviderFallbacks: Readonly<Record<string, number>>;
   readonly inferenceRestarts: number;
   /** Epoch ms until which this worker's intake is paused (object store down), if it is. */
   readonly intakePausedUntilMs: number | undefined;
@@ -94,6 +97,17 @@ export async function loadWorkerPolicy(config: RevmodConfig, model: LoadedModel)
   const violationGroups = [...new Set(Object.values(model.card.groups))].filter((g) => g !== NORMAL_GROUP);
   // The default policy decides a listed violation on the list alone (block is final): no inference.
   return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups, file?.skipClassifierFor ?? DEFAULT_SKIP_CLASSIFIER_FOR);
+}
+
+/** REVMOD_GPU_WARMUP_SIZES as batch sizes, each checked against the batch size. */
+export function gpuWarmUpSizes(config: RevmodConfig): number[] {
+  return config.model.gpuWarmUpSizes.map((text) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > config.batch.size) {
+      throw new RevmodError('CONFIG_INVALID', `model.gpuWarmUpSizes (REVMOD_GPU_WARMUP_SIZES): each must be a batch size from 1 to ${config.batch.size} (REVMOD_BATCH_SIZE), received "${text}"`);
+    }
+    return n;
+  });
 }
 
 /** An eighth of the memory this process may use (its cgroup's limit, else the machine's RAM). */
@@ -167,6 +181,7 @@ export class ModerationWorker {
       thresholds: this.policy?.thresholds,
       policy: this.policy ? { name: this.policy.name, version: this.policy.version } : undefined,
       executionProvider: this.engine?.provider,
+      executionProviderFallbacks: this.engine?.providerFallbacks ?? {},
       inferenceRestarts: this.engine?.restartCount ?? 0,
       intakePausedUntilMs: this.intakePausedUntil,
       pendingItems: this.pipeline?.pendingItems ?? 0,
@@ -205,13 +220,22 @@ export class ModerationWorker {
       modelPath: config.model.path,
       executionProvider: config.model.executionProvider,
       intraOpThreads: config.model.intraOpThreads,
+      webgpuLayout: config.model.webgpuLayout,
+      warmUpSizes: gpuWarmUpSizes(config),
+      padToWarmUpSizes: config.model.gpuPadBatches,
       maxBatchSize: config.batch.size,
       contract: ioContractOf(this.model.card),
       runTimeoutMs: config.model.inferenceTimeoutMs,
       ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
     });
-    this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
-    this.engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));
+    this.engine.on('fallback', (reason: string, attempt: ProviderAttempt) => log.warn({ provider: attempt.provider, reason }, `${attempt.provider} execution provider not used: ${reason}`));
+    this.engine.on('restart', (reason: string) => {
+      log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried');
+      const was = this.engine?.provider;
+      void this.engine?.start().then((info) => {
+        if (info.provider !== was) log.warn({ executionProvider: info.provider, was, fallbacks: info.fallbacks }, `inference now runs on ${info.provider} (was ${was ?? 'none'})`);
+      }, () => undefined);
+    });
     this.engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
     this.engine.on('fatal', (reason: string) => this.fail(`inference engine cannot go on: ${reason}`));
     const engineInfo = await this.engine.start();
@@ -219,7 +243,7 @@ export class ModerationWorker {
     const { card, sha256 } = this.model;
     log.info({
       model: { name: card.name, version: card.version, sha256, trained: card.trained, path: config.model.path },
-      executionProvider: engineInfo.provider, requested: config.model.executionProvider,
+      executionProvider: engineInfo.provider, requested: config.model.executionProvider, fallbacks: engineInfo.fallbacks, warmUpMs: engineInfo.warmUpMs,
       policy: { name: this.policy.name, version: this.policy.version, rules: this.policy.rules.length }, thresholds: this.policy.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${engineInfo.provider}`);
     if (!card.trained) log.warn('serving an UNTRAINED model (REVMOD_ALLOW_UNTRAINED_MODEL=true): its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');

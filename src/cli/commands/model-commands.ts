@@ -9,12 +9,13 @@ import { scoreImages } from '../../model/score-images';
 import { loadWorkerPolicy } from '../../worker/moderation-worker';
 import { tensorFloatsPerImage } from '../../preprocess/constants';
 import { EXIT, UsageError, type CliContext } from '../cli-context';
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../../model/execution-providers';
 import { nonNegativeInt, positiveInt, type Runner } from '../program';
 import { defaultNsfwModelPath, ensureNsfwModel } from '../../model-import/ensure-nsfw-model';
 import { DEFAULT_NSFWJS_VARIANT, NSFWJS_VARIANTS, type NsfwjsVariant } from '../../model-import/nsfwjs';
 
 interface CheckOptions {
-  readonly provider: 'auto' | 'cuda' | 'cpu';
+  readonly provider: ExecutionProviderChoice;
   readonly batch: number;
   readonly json?: boolean;
 }
@@ -126,7 +127,7 @@ export function registerModelCommands(program: Command, ctx: CliContext, run: Ru
   model.command('check')
     .description('load a model and its card as the worker would, run one dummy batch, print I/O, sha256, card, thresholds and provider')
     .argument('<path>', 'the .onnx file (its card is <name>.card.json beside it)')
-    .addOption(new Option('--provider <ep>', 'execution provider').choices(['auto', 'cuda', 'cpu']).default('cpu'))
+    .addOption(new Option('--provider <ep>', 'execution provider').choices([...EXECUTION_PROVIDER_CHOICES]).default('cpu'))
     .option('--batch <n>', 'images in the dummy batch', positiveInt, 2)
     .option('--json', 'print the report as JSON')
     .action(run((path: string, opts: CheckOptions) => checkModel(path, opts, ctx)));
