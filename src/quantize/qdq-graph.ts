@@ -30,6 +30,8 @@ const QUANTISED_OPS = new Set(['QuantizeLinear', 'DequantizeLinear', 'QLinearCon
 /** Symmetric int8 weight range: ±127 keeps −128 unused, so a weight and its negation quantise alike. */
 const WEIGHT_QMAX = 127;
 const INT32_MAX = 2 ** 31 - 1;
+// Module-local bindings for the per-weight loops (a global lookup costs ~100 ns inside jest's vm context).
+const { abs, floor, max, min, round } = Math;
 
 /** A calibrated activation range (min ≤ max). */
 export interface ActivationRange {
@@ -158,8 +160,9 @@ function weightAxis(node: onnx.INodeProto, g: GraphIndex): number | undefined {
   return attrInt(node, 'transB', 0) === 1 ? 0 : 1;
 }
 
-function runsQuantised(node: onnx.INodeProto, g: GraphIndex): boolean {
+function runsQuantised(node: onnx.INodeProto, g: GraphIndex, keepFloat: ReadonlySet<string>): boolean {
   const op = node.opType ?? '';
+  if (keepFloat.has(op) || keepFloat.has(node.name ?? '')) return false;
   if (!ACTIVATION_OPS.has(op)) return false;
   if (WEIGHTED_OPS.has(op)) return weightAxis(node, g) !== undefined;
   // Add of a constant (a bias the exporter did not fold) stays float: its constant would need its own scale.
@@ -172,7 +175,7 @@ function runsQuantised(node: onnx.INodeProto, g: GraphIndex): boolean {
  * activations need ranges, which nodes get int8 weights.
  * @throws RevmodError MODEL_INVALID for an opset below 13, a graph already quantised, or nothing to quantise.
  */
-export function planQdq(model: onnx.IModelProto, source: string): QdqPlan {
+export function planQdq(model: onnx.IModelProto, source: string, keepFloat: ReadonlySet<string> = new Set()): QdqPlan {
   const graph = model.graph!;
   const opset = opsetOf(model);
   if (opset < MIN_QDQ_OPSET) throw modelInvalid(source, `opset ${opset} is below ${MIN_QDQ_OPSET}, the first with per-channel DequantizeLinear; export it again at opset ≥ ${MIN_QDQ_OPSET}`);
@@ -199,7 +202,7 @@ export function planQdq(model: onnx.IModelProto, source: string): QdqPlan {
     const prev = g.producer.get(x);
     const lo = clipBound(n, 1, g, opset);
     const hi = clipBound(n, 2, g, opset);
-    if (!prev || (prev.opType !== 'Conv' && prev.opType !== 'Add') || !runsQuantised(prev, g)) continue;
+    if (!prev || (prev.opType !== 'Conv' && prev.opType !== 'Add') || !runsQuantised(prev, g, keepFloat)) continue;
     if (lo !== 0 || hi === undefined || !(hi > 0) || g.graphOutputs.has(x) || (g.consumers.get(x) ?? []).length !== 1) continue;
     droppedClips.set(n.output![0]!, hi);
     clipAfter.set(x, n.output![0]!);
@@ -211,7 +214,7 @@ export function planQdq(model: onnx.IModelProto, source: string): QdqPlan {
     activations.add(clipAfter.get(name) ?? name);
   };
   for (const n of graph.node ?? []) {
-    if (!runsQuantised(n, g)) continue;
+    if (!runsQuantised(n, g, keepFloat)) continue;
     const op = n.opType ?? '';
     if (WEIGHTED_OPS.has(op)) {
       weightedNodes.push(n.name ?? '');
@@ -252,17 +255,17 @@ export function quantiseWeights(values: Float32Array, dims: readonly number[], a
   const channels = dims[axis]!;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const absMax = new Float32Array(channels);
-  const channelOf = (i: number) => Math.floor(i / inner) % channels;
+  const channelOf = (i: number) => floor(i / inner) % channels;
   for (let i = 0; i < values.length; i++) {
     const c = channelOf(i);
-    const a = Math.abs(values[i]!);
+    const a = abs(values[i]!);
     if (a > absMax[c]!) absMax[c] = a;
   }
   const scales = absMax.map((m) => (m > 0 ? Math.fround(m / WEIGHT_QMAX) : 1));
   const q = new Int8Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = Math.round(values[i]! / scales[channelOf(i)]!);
-    q[i] = Math.max(-WEIGHT_QMAX, Math.min(WEIGHT_QMAX, v));
+    const v = round(values[i]! / scales[channelOf(i)]!);
+    q[i] = max(-WEIGHT_QMAX, min(WEIGHT_QMAX, v));
   }
   return { q, scales };
 }

@@ -121,7 +121,7 @@ export function registerModelCommands(program: Command, ctx: CliContext, run: Ru
     .argument('<in>', 'the float32 .onnx file (its card beside it)')
     .argument('<out>', 'where to write the int8 .onnx (its card is written beside it)')
     .requiredOption('--calibrate <dir>', 'folder of sample photos, like the traffic the model will see (a few dozen to a few hundred)')
-    .addOption(new Option('--method <m>', 'activation ranges: the extremes seen, or a percentile of the values').choices(['minmax', 'percentile']).default('minmax'))
+    .addOption(new Option('--method <m>', 'activation ranges: the extremes seen, or a percentile of the values').choices(['minmax', 'percentile']).default('percentile'))
     .option('--percentile <p>', "with --method percentile: the percentile kept, in (90, 100]", percentileArg, 99.99)
     .option('--max-images <n>', 'at most this many photos of the folder (by name)', positiveInt, 500)
     .option('--force', 'overwrite OUT and its card')
