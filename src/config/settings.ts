@@ -33,7 +33,10 @@ export const SERVER_SETTINGS = defineSettings({
   },
   model: {
     path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model; its card is `<name>.card.json` beside it.' },
-    executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else CPU), `cuda` or `cpu`.' },
+    executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'webgpu', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else WebGPU on a GPU device, else CPU; each step that fails is logged), `cuda`, `webgpu` (Vulkan, any GPU driver; software Vulkan too) or `cpu`. A named GPU provider must work at start; a GPU lost later falls back to CPU.' },
+    webgpuLayout: { env: 'REVMOD_WEBGPU_LAYOUT', kind: 'enum', values: ['NCHW', 'NHWC'], default: 'NCHW', doc: 'Layout the WebGPU provider computes convolutions in (the model input stays NCHW); NCHW compiled fewer shaders per new batch size on software Vulkan (docs/benchmarks.md).' },
+    gpuWarmUpSizes: { env: 'REVMOD_GPU_WARMUP_SIZES', kind: 'list', default: ['1'], doc: 'Batch sizes run once with zeros when a GPU session loads (shader compilation; proves the device works); comma-separated, each 1 to REVMOD_BATCH_SIZE.' },
+    gpuPadBatches: { env: 'REVMOD_GPU_PAD_BATCHES', kind: 'boolean', default: false, doc: 'On a GPU provider, pad a partial batch to the smallest warm-up size holding it (REVMOD_BATCH_SIZE is then warmed up too), so no batch shape is first compiled while serving.' },
     intraOpThreads: { env: 'REVMOD_INTRA_OP_THREADS', kind: 'int', default: 0, min: 0, doc: 'onnxruntime intra-op threads; 0 = all cores.' },
     preprocessMode: { env: 'REVMOD_PREPROCESS_MODE', kind: 'enum', values: ['torchvision', 'fast'], default: 'torchvision', doc: '`torchvision` (parity) or `fast`.' },
     allowUntrained: { env: 'REVMOD_ALLOW_UNTRAINED_MODEL', kind: 'boolean', default: false, doc: 'Serve a model whose card says `trained: false` (demo and tests only: its verdicts mean nothing).' },
@@ -117,6 +120,15 @@ export const SERVER_SETTINGS = defineSettings({
     decisionLogDays: { env: 'REVMOD_RETAIN_DECISION_LOG_DAYS', kind: 'int', default: 0, min: 0, doc: 'Delete decision log objects older than this (`revmod retention apply`); 0 keeps them.' },
     exportsDays: { env: 'REVMOD_RETAIN_EXPORTS_DAYS', kind: 'int', default: 0, min: 0, doc: 'Delete dataset exports recorded by `revmod dataset export` older than this (`revmod retention apply`); 0 keeps them.' },
     reviewEventsMax: { env: 'REVMOD_REVIEW_EVENTS_MAX', kind: 'int', default: 100_000, min: 100, doc: 'Review events kept for `watchReview` (the stream is trimmed to about this length).' },
+  },
+  known: {
+    enabled: { env: 'REVMOD_KNOWN_IMAGES', kind: 'boolean', default: false, doc: 'Known images on workers: reuse verdicts and people\'s decisions on identical bytes, and match PDQ hashes against the block/allow lists (docs/known-images.md).' },
+    verdictTtlSeconds: { env: 'REVMOD_KNOWN_VERDICT_TTL_S', kind: 'int', default: 604_800, min: 0, doc: 'A machine verdict is reused for identical bytes (same model and policy versions) for this long; 0 = never reused.' },
+    decisionTtlSeconds: { env: 'REVMOD_KNOWN_DECISION_TTL_S', kind: 'int', default: 31_536_000, min: 60, doc: 'A person\'s decision on an image stands for identical bytes re-uploaded within this long (beats machine verdicts, no second look).' },
+    journalBucket: { env: 'REVMOD_KNOWN_JOURNAL_BUCKET', kind: 'string', doc: 'S3 bucket of the known-image lists\' journal (every change, so that a Redis loss loses no list); lists cannot be changed without it.' },
+    journalPrefix: { env: 'REVMOD_KNOWN_JOURNAL_PREFIX', kind: 'string', default: 'revmod/known-lists/', doc: 'Key prefix of the lists\' journal objects.' },
+    syncIntervalMs: { env: 'REVMOD_KNOWN_SYNC_INTERVAL_MS', kind: 'int', default: 1_000, min: 50, doc: 'Workers check the lists\' version this often, besides the change notices (pub/sub) that apply changes at once.' },
+    requestTimeoutMs: { env: 'REVMOD_KNOWN_REQUEST_TIMEOUT_MS', kind: 'int', default: 30_000, min: 100, doc: 'Longest a list change or lookup asked through the SDK waits for a worker to answer.' },
   },
   log: {
     level: { env: 'LOG_LEVEL', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'pino level.' },

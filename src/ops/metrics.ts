@@ -28,7 +28,7 @@ export const WORKER_METRICS_DEFAULTS = {
 
 /** What the metrics read from a running worker at scrape time (a ModerationWorker satisfies it). */
 export interface WorkerMetricsSource {
-  status(): Pick<WorkerStatus, 'ready' | 'model' | 'executionProvider' | 'inferenceRestarts'>;
+  status(): Pick<WorkerStatus, 'ready' | 'model' | 'executionProvider' | 'inferenceRestarts'> & Partial<Pick<WorkerStatus, 'executionProviderFallbacks'>>;
 }
 
 export interface WorkerMetrics {
@@ -104,6 +104,18 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       const now = source?.status().inferenceRestarts ?? restartsSeen;
       if (now > restartsSeen) this.inc(now - restartsSeen);
       restartsSeen = now;
+    },
+  });
+  const fallbacksSeen: Record<string, number> = {};
+  new Counter({
+    name: `${p}execution_provider_fallbacks_total`, registers, labelNames: ['provider'] as const,
+    help: 'Execution providers tried (or ruled out) and not used when an inference thread started, by provider; the log says why.',
+    collect() {
+      for (const [provider, now] of Object.entries(source?.status().executionProviderFallbacks ?? {})) {
+        const seen = fallbacksSeen[provider] ?? 0;
+        if (now > seen) this.inc({ provider }, now - seen);
+        fallbacksSeen[provider] = now;
+      }
     },
   });
   new Gauge({

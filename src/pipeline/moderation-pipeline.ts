@@ -10,11 +10,11 @@ import type { Signal } from '../detectors/detector';
 import type { TextDetector, TextDetectorOptions } from '../detectors/text/text-detector';
 import type { TextGateOptions } from '../detectors/text/text-gate';
 import type { PixelView } from '../preprocess/decode-image-views';
-import type { InferenceBackend } from '../model/inference-backend';
+import type { BatchResult, InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { cardInputGeometry, type ModelCard } from '../model/model-card';
 import { scoreRow, worstFrame, type ImageScores, type Policy, type ScoreReading } from '../policy';
-import type { DecodeOutcome, DecodeSuccess, DecodeTask } from '../pool/decode-task';
+import type { DecodeOutcome, DecodeSuccess, DecodeTask, PdqHashes } from '../pool/decode-task';
 import { validatePreprocessOptions, type DecodeOptions, type PreprocessOptions } from '../preprocess';
 import type { FetchedObject, ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
@@ -296,7 +296,7 @@ export class ModerationPipeline {
     }
     const text = await this.ocrResult(base, ocr, log);
     if (text instanceof RevmodError) return this.failItem(base, text, t, version, log, { finalVerdict: true });
-    return this.finish(base, this.judge(base, decoded, [...cheap, ...text.signals], frames, version, { ...t, ocrMs: text.ocrMs }), log);
+    return this.finish(base, this.judge(base, decoded, [...cheap, ...text.signals], frames, version, { ...t, ocrMs: text.ocrMs }), log, decoded.pdq);
   }
 
   /** OCR and the text rules on one view, settled (never rejected). */
@@ -329,14 +329,14 @@ export class ModerationPipeline {
     return e;
   }
 
-  /** Signs, publishes and (when scored) remembers a verdict. */
-  private async finish(base: JobBase, unsigned: Verdict, log: Logger): Promise<Verdict> {
+  /** Signs, publishes and (when scored) remembers a verdict, with the upload's PDQ hashes when computed. */
+  private async finish(base: JobBase, unsigned: Verdict, log: Logger, pdq?: PdqHashes): Promise<Verdict> {
     const verdict = this.sealed(unsigned);
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);
     if (this.o.known && verdict.error === undefined && verdict.reusedFrom === undefined) {
       // Best effort: a lost cache entry only costs a later inference.
-      await this.o.known.remember(verdict).catch((err: Error) => log.warn({ err: err.message }, 'could not remember the verdict for reuse'));
+      await this.o.known.remember(verdict, pdq).catch((err: Error) => log.warn({ err: err.message }, 'could not remember the verdict for reuse'));
     }
     return verdict;
   }
@@ -463,14 +463,14 @@ export class ModerationPipeline {
     const startedAt = performance.now();
     const jobIds = [...new Set(items.map((i) => i.jobId))];
     await this.o.crashGuard?.enter(jobIds, 'inference');
-    let result: { logits: Float32Array; inferMs: number };
+    let result: BatchResult;
     try {
       result = await this.o.engine.run(items.map((i) => i.tensor));
     } finally {
       await this.o.crashGuard?.leave(jobIds, 'inference');
     }
     const { logits, inferMs } = result;
-    const provider = this.o.engine.provider ?? 'cpu';
+    const provider = result.provider ?? this.o.engine.provider ?? 'cpu';
     const classes = this.reading.classes.length;
     const batch = { id: batchId, size: items.length };
     let invalid = 0;

@@ -9,8 +9,8 @@ import { CHEAP_DETECTORS } from '../detectors/registry';
 import type { Signal } from '../detectors/detector';
 import { textGate, type TextGateOptions } from '../detectors/text/text-gate';
 import type { GateResult } from '../detectors/types';
-import sharp from 'sharp';
-import { DIHEDRAL_NAMES, PDQ_DOWNSAMPLE_MAX_SIDE_PX, pdqDihedralHashes, pdqHashToHex } from '../known/pdq';
+import { PDQ_DOWNSAMPLE_MAX_SIDE_PX } from '../known/pdq';
+import { pdqOfView } from '../known/upload-pdq';
 import { decodeImage, type PixelView } from '../preprocess/decode-image-views';
 import { createChwNormalizer, writeNormalizedChw, type ChwNormalizer } from '../preprocess/normalize';
 import type { NormalizationSpec, PreprocessOptions } from '../preprocess/preprocess-options';
@@ -72,19 +72,6 @@ export interface DecodeFailure {
 
 export type DecodeOutcome = DecodeSuccess | DecodeFailure;
 
-/** PDQ from the RGB view, reduced to PDQ's 512-pixel side when it is larger. */
-async function pdqOf(rgb: PixelView): Promise<PdqHashes> {
-  let view: PixelView = rgb;
-  if (Math.max(rgb.width, rgb.height) > PDQ_DOWNSAMPLE_MAX_SIDE_PX) {
-    const side = PDQ_DOWNSAMPLE_MAX_SIDE_PX;
-    const { data, info } = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: rgb.channels } })
-      .resize({ width: side, height: side, fit: 'inside' }).raw().toBuffer({ resolveWithObject: true });
-    view = { data, width: info.width, height: info.height, channels: 3 };
-  }
-  const { hashes, quality } = pdqDihedralHashes(view);
-  return { hashes: DIHEDRAL_NAMES.map((n) => pdqHashToHex(hashes[n])), quality };
-}
-
 /** sha256 of an upload, in a pool thread (hashing megabytes would cost the main thread milliseconds); the bytes go back. */
 export function hash(task: { readonly bytes: Uint8Array }): { sha256: string; bytes: Uint8Array } {
   return { sha256: createHash('sha256').update(task.bytes).digest('hex'), bytes: task.bytes };
@@ -129,7 +116,7 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
     const views = { grey: decoded.grey, rgb: decoded.rgb };
     const signals: Signal[] = [];
     for (const { detector, options } of detectors) signals.push(...(await detector.detect(views, options)));
-    const pdq = task.pdq && decoded.rgb ? await pdqOf(decoded.rgb) : undefined;
+    const pdq = task.pdq && decoded.rgb ? await pdqOfView(decoded.rgb) : undefined;
     let gate: GateResult | undefined;
     let ocrView: PixelView | undefined;
     if (task.text && decoded.grey) {
