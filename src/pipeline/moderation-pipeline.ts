@@ -67,6 +67,8 @@ export interface PipelineOptions {
   readonly storageBreaker?: StorageBreaker;
   /** Pauses this worker's intake for a while (other workers keep theirs); used while storage is down. */
   readonly pauseIntake?: (ms: number) => void;
+  /** A fetch succeeded with the breaker open: storage is back, full intake again. */
+  readonly storageRecovered?: () => void;
   /** Batches in a row with only non-finite outputs after which `onModelBroken` is called. */
   readonly maxInvalidBatches: number;
   /** The model produces only non-finite outputs: stop taking jobs. */
@@ -243,6 +245,7 @@ export class ModerationPipeline {
         return await this.failItem(base, err, { fetchMs: msSince(tFetch), decodeMs: 0 }, undefined, log);
       }
       fetchMs = msSince(tFetch);
+      if (this.o.storageBreaker?.open) this.o.storageRecovered?.();
       this.o.storageBreaker?.success();
       let bytes: Uint8Array = fetched.bytes;
       if (this.o.known) {

@@ -144,6 +144,8 @@ export class ModerationWorker {
   private closing: Promise<{ forced: boolean }> | undefined;
   private inferenceStopped = false;
   private intakePausedUntil: number | undefined;
+  /** Jobs in flight when the store is reachable. */
+  private concurrency = 1;
   /** Set when the worker stopped taking jobs for good (a broken model); only a restart clears it. */
   private stoppedReason: string | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
@@ -281,6 +283,7 @@ export class ModerationWorker {
       ...(this.deps.observer ? { observer: this.deps.observer } : {}),
       storageBreaker: new StorageBreaker(config.worker.storageFailureThreshold, config.worker.storagePauseMs),
       pauseIntake: (ms) => this.pauseIntake(ms),
+      storageRecovered: () => { if (this.worker) this.worker.concurrency = this.concurrency; },
       maxInvalidBatches: config.model.maxInvalidBatches,
       onModelBroken: (reason) => this.stopIntake(`model output invalid: ${reason}`),
       ...(config.signing.key !== undefined ? { sign: (v: Verdict) => signVerdict(v, config.signing.key!) } : {}),
@@ -298,6 +301,7 @@ export class ModerationWorker {
     if (this.known) await this.startListRequests();
     this.checkNotClosing();
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
+    this.concurrency = concurrency;
     this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job, token) => pipeline.process(job, token), {
       connection: this.connection,
       prefix: config.redis.prefix,
@@ -366,6 +370,9 @@ export class ModerationWorker {
     this.intakePausedUntil = until;
     clearTimeout(this.resumeTimer);
     if (first) void this.worker?.pause(true);
+    // Half-open: after the pause one job at a time probes the store, not a full concurrency of jobs
+    // that would only be handed back; the first successful fetch restores it (storageRecovered).
+    if (this.worker) this.worker.concurrency = 1;
     this.resumeTimer = setTimeout(() => {
       this.intakePausedUntil = undefined;
       if (this.closing === undefined && this.stoppedReason === undefined) this.worker?.resume();

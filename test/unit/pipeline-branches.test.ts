@@ -107,7 +107,7 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
       maxInvalidBatches: 2, onModelBroken: (reason: string) => options.broken?.push(reason),
       logger: pino({ level: 'silent' }),
       observer: { onRetry: (code) => retries.push(code) },
-      ...(options.breaker ? { storageBreaker: options.breaker, pauseIntake: (ms: number) => options.pauses?.push(ms) } : {}),
+      ...(options.breaker ? { storageBreaker: options.breaker, pauseIntake: (ms: number) => options.pauses?.push(ms), storageRecovered: () => options.pauses?.push(0) } : {}),
     });
     return { p, published, retries };
   }
@@ -153,6 +153,12 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     expect(pauses).toEqual([5_000]);
     expect(job.delayedUntil).toBeGreaterThanOrEqual(before);
     expect(job.delayedUntil).toBeLessThanOrEqual(Date.now());
+    // The store is back: the first fetch that succeeds restores full intake (0 marks the call), once.
+    store.failWith = undefined;
+    await p.process(fakeJob('d3'));
+    await p.process(fakeJob('d4'));
+    expect(pauses).toEqual([5_000, 0]);
+    await p.drain();
   });
 
   it('counts STORAGE_AUTH (expired token, clock skew) towards the breaker', async () => {
