@@ -5,6 +5,10 @@ import { KnownLists } from '../../src/known/known-lists';
 import { listStoreOf } from '../../src/known/list-store';
 import { verdictCacheOf } from '../../src/known/verdict-cache';
 import { S3ObjectStore } from '../../src/storage';
+import { ModerationClient, type Verdict } from '@revmod/client';
+import type { ModerationWorker } from '../../src/worker/moderation-worker';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
+import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
 import { ConsoleSession, PHOTOS, startConsole, USERS, type ConsoleHarness } from '../helpers/console-harness';
 
 const pw = (id: string): string => USERS.find((u) => u.id === id)!.password;
@@ -71,6 +75,30 @@ describe('review console: reject and block similar', () => {
     const kept = await verdictCacheOf(h.console.store.redis, h.config).get(v!.version!.sha256!, { modelSha256: 'any', policyVersion: 'any' });
     expect(kept).toMatchObject({ source: 'decision', verdict: { id: v!.id, decision: 'block', reasons: ['porn'] } });
   });
+
+  it('blocks a re-upload of the rejected bytes in a worker, and a copy of them, with no second look and no inference', async () => {
+    let worker: ModerationWorker | undefined;
+    const collector = new VerdictCollector(h.config);
+    const client = new ModerationClient({ config: h.config });
+    try {
+      worker = await startTestWorker({ ...h.config, model: { ...h.config.model, path: defaultModelPath('probe'), executionProvider: 'cpu', intraOpThreads: 1 } });
+      await h.s3.put(PHOTOS, 'similar/reupload.jpg', rocket);
+      const { jobId: reId } = await client.submit({ bucket: PHOTOS, key: 'similar/reupload.jpg' });
+      const { jobId: copyId } = await client.submit({ bucket: PHOTOS, key: 'similar/copy.jpg' });
+      const [re, copy] = await collector.waitFor(2, 60_000).then((vs) => [reId, copyId].map((id) => vs.find((v) => v.id === id)!)) as [Verdict, Verdict];
+      const rejected = (await lists.show('rejected-in-review')).sample[0]!.origin.verdictId!;
+      expect(re).toMatchObject({ decision: 'block', reasons: ['known_decision', 'porn'], reusedFrom: rejected, batch: null });
+      expect(copy).toMatchObject({ decision: 'block', reasons: ['known_violation'], batch: null, evidence: { known_violation: { list: 'rejected-in-review' } } });
+      // Settled by people before: neither reaches the review queue (no second look).
+      const reviewJobs = await h.reviewQueue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'], 0, -1);
+      expect(reviewJobs.filter((j) => j.id === reId || j.id === copyId)).toEqual([]);
+      expect(await h.console.store.get(reId)).toBeUndefined();
+    } finally {
+      await client.close();
+      await collector.close();
+      await worker?.close(10_000);
+    }
+  }, 120_000);
 
   it('records the rejection even when the image cannot be listed, and says why', async () => {
     const [v] = await h.seed([{ key: 'similar/flat.jpg', decision: 'review', bytes: await sharp({ create: { width: 400, height: 300, channels: 3, background: '#777777' } }).jpeg().toBuffer() }]);
