@@ -113,6 +113,7 @@ export const SERVER_SETTINGS = defineSettings({
     logBucket: { env: 'REVMOD_DECISION_LOG_BUCKET', kind: 'string', doc: 'S3 bucket of the decision log (JSONL); required by `revmod review`.' },
     logPrefix: { env: 'REVMOD_DECISION_LOG_PREFIX', kind: 'string', default: 'revmod/decisions/', doc: 'Key prefix of the decision log objects.' },
     logOcrText: { env: 'REVMOD_DECISION_LOG_OCR_TEXT', kind: 'boolean', default: false, doc: 'Keep OCR text in the decision log\'s verdict snapshots (it may hold phone numbers); off keeps only the matched kinds and spans.' },
+    blockList: { env: 'REVMOD_REVIEW_BLOCK_LIST', kind: 'string', default: 'review-rejected', pattern: /^[a-z0-9][a-z0-9._-]{0,63}$/, patternHint: 'be a list name (a-z 0-9 . _ -)', doc: 'Known-image block list that the console\'s "reject and block similar" (key K) adds images to; created on first use. Needs REVMOD_KNOWN_IMAGES and REVMOD_KNOWN_JOURNAL_BUCKET.' },
   },
   retention: {
     reviewItemsSeconds: { env: 'REVMOD_RETAIN_REVIEW_S', kind: 'int', default: 2_592_000, min: 60, doc: 'Keep decided review items, their history and final states in Redis (`getDecision`, earlier decisions on the same content).' },
