@@ -40,6 +40,7 @@ export const SERVER_SETTINGS = defineSettings({
     intraOpThreads: { env: 'REVMOD_INTRA_OP_THREADS', kind: 'int', default: 0, min: 0, doc: 'onnxruntime intra-op threads; 0 = all cores.' },
     preprocessMode: { env: 'REVMOD_PREPROCESS_MODE', kind: 'enum', values: ['torchvision', 'fast'], default: 'torchvision', doc: '`torchvision` (parity) or `fast`.' },
     allowUntrained: { env: 'REVMOD_ALLOW_UNTRAINED_MODEL', kind: 'boolean', default: false, doc: 'Serve a model whose card says `trained: false` (demo and tests only: its verdicts mean nothing).' },
+    loadTimeoutMs: { env: 'REVMOD_MODEL_LOAD_TIMEOUT_MS', kind: 'int', default: 120_000, min: 1, doc: 'Longest the inference thread may take to load the model and warm up a GPU session (software Vulkan compiles its shaders for minutes).' },
     inferenceTimeoutMs: { env: 'REVMOD_INFERENCE_TIMEOUT_MS', kind: 'int', default: 60_000, min: 0, doc: 'Longest one inference run may take; a late run is abandoned (its thread replaced) and its batch retried; 0 = no deadline.' },
     maxInvalidBatches: { env: 'REVMOD_MAX_INVALID_BATCHES', kind: 'int', default: 3, min: 1, doc: 'Batches in a row with only non-finite model outputs after which the worker stops taking jobs and reports not ready.' },
   },

@@ -226,6 +226,7 @@ export class ModerationWorker {
       maxBatchSize: config.batch.size,
       contract: ioContractOf(this.model.card),
       runTimeoutMs: config.model.inferenceTimeoutMs,
+      startTimeoutMs: config.model.loadTimeoutMs,
       ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
     });
     this.engine.on('fallback', (reason: string, attempt: ProviderAttempt) => log.warn({ provider: attempt.provider, reason }, `${attempt.provider} execution provider not used: ${reason}`));

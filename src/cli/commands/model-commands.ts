@@ -68,7 +68,7 @@ export async function checkModel(path: string, opts: CheckOptions, ctx: CliConte
   const policy = await loadWorkerPolicy(config, model);
   const { thresholds } = policy;
   const engine = new InferenceEngine({ modelPath: path, executionProvider: opts.provider, intraOpThreads: config.model.intraOpThreads, maxBatchSize: opts.batch, maxInFlight: 1,
-    contract: ioContractOf(model.card) });
+    webgpuLayout: config.model.webgpuLayout, startTimeoutMs: config.model.loadTimeoutMs, contract: ioContractOf(model.card) });
   try {
     const info = await engine.start();
     const floats = tensorFloatsPerImage(model.card.preprocessing.cropSize);
