@@ -259,10 +259,10 @@ export class ModerationPipeline {
           text: this.o.text ? { gate: this.o.text.gate, ocrMaxSidePx: this.o.text.ocrMaxSidePx ?? this.o.text.detector.view.maxSidePx } : undefined,
         }, guard ? { onStart: () => guard.enter([jobId], 'decode') } : {});
       } catch (err) {
-        await guard?.leave([jobId]);
+        await guard?.leave([jobId], 'decode');
         return await this.failItem(base, err, { fetchMs, decodeMs: 0 }, this.contentOf(fetched, undefined), log);
       }
-      await guard?.leave([jobId]);
+      await guard?.leave([jobId], 'decode');
     } finally {
       if (reserved > 0) this.o.byteBudget?.release(reserved);
     }
@@ -467,7 +467,7 @@ export class ModerationPipeline {
     try {
       result = await this.o.engine.run(items.map((i) => i.tensor));
     } finally {
-      await this.o.crashGuard?.leave(jobIds);
+      await this.o.crashGuard?.leave(jobIds, 'inference');
     }
     const { logits, inferMs } = result;
     const provider = result.provider ?? this.o.engine.provider ?? 'cpu';

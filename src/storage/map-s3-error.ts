@@ -30,11 +30,12 @@ export function mapS3Error(err: unknown, bucket: string, key: string): RevmodErr
   const status = e.$metadata?.httpStatusCode;
   const where = `s3://${bucket}/${key}`;
   const detail = `${name || code || 'Error'}${e.message ? `: ${e.message}` : ''}`;
-  if (name === 'NoSuchKey' || name === 'NotFound' || (status === 404 && name !== 'NoSuchBucket')) {
-    return new RevmodError('OBJECT_NOT_FOUND', `no object at ${where}`, { cause: err });
-  }
+  // Before the 404s: a submitted version that is gone (404 NoSuchVersion) is a change, not a missing key.
   if (name === 'NoSuchVersion' || name === 'PreconditionFailed' || status === 412) {
     return new RevmodError('OBJECT_CHANGED', `${where} is not at the version submitted any more (${detail}): nothing was judged`, { cause: err });
+  }
+  if (name === 'NoSuchKey' || name === 'NotFound' || (status === 404 && name !== 'NoSuchBucket')) {
+    return new RevmodError('OBJECT_NOT_FOUND', `no object at ${where}`, { cause: err });
   }
   if (name === 'NoSuchBucket') {
     return new RevmodError('OBJECT_NOT_FOUND', `bucket ${JSON.stringify(bucket)} does not exist (${where})`, { cause: err });

@@ -288,7 +288,9 @@ export class ModerationWorker {
       ...(this.known ? { known: this.known } : {}),
       crashGuard: new CrashGuard({
         redis: this.connection, prefix: config.redis.prefix, maxCrashes: config.worker.poisonCrashes,
-        markerTtlMs: 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs,
+        // A dead worker's jobs may wait behind a whole backlog before they are taken over (and their
+        // markers read): a day, not a lock's length.
+        markerTtlMs: Math.max(24 * 3600_000, 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs),
       }),
     });
     const names = [...Object.keys(detectors.cheap), ...(detectors.text ? [`text (gate, then OCR on ${config.detectors.ocrThreads} thread(s))`] : [])];

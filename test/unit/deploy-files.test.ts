@@ -85,6 +85,14 @@ describe('Dockerfiles', () => {
     expect(dockerCmd(stage)).toEqual(dockerCmd(cpu));
   });
 
+  it('bakes no model into either runtime image (the untrained demo model is refused in production anyway)', () => {
+    for (const dockerfile of [cpu, gpu]) {
+      const runtime = dockerfile.slice(dockerfile.search(/^FROM .* AS runtime$/m));
+      expect(runtime).toMatch(/^FROM .* AS runtime$/m);
+      expect(runtime.match(/^COPY .*$/gm)!.filter((line) => /models|\.onnx/.test(line))).toEqual([]);
+    }
+  });
+
   it('.dockerignore keeps local deps, builds and secrets out of the context', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.env', '.git', 'test']) expect(ignored).toContain(entry);

@@ -9,6 +9,9 @@ describe('mapS3Error', () => {
     [err('NoSuchKey', 404), 'OBJECT_NOT_FOUND', false],
     [err('NotFound', 404), 'OBJECT_NOT_FOUND', false],
     [err('NoSuchBucket', 404), 'OBJECT_NOT_FOUND', false],
+    // A pinned version that was deleted, or an If-Match that no longer holds: the bytes changed.
+    [err('NoSuchVersion', 404), 'OBJECT_CHANGED', false],
+    [err('PreconditionFailed', 412), 'OBJECT_CHANGED', false],
     [err('AccessDenied', 403), 'ACCESS_DENIED', false],
     // 403s about this worker's credentials (clock skew, expired token, a key rotation) are storage
     // trouble, retried; a 403 on one object (AccessDenied) stays permanent.

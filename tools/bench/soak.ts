@@ -12,7 +12,6 @@ import { Queue, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig, type RevmodConfig } from '../../src/config';
 import { deletePrefix } from '../dev/redis-keys';
 import { defaultModelPath, ensureModel, type ModelKind } from '../model-gen/ensure-model';
@@ -22,6 +21,7 @@ import { S3Server } from '../dev/s3-server';
 import { SeededRandom } from '../../src/util/seeded-random';
 import { verdictLedger } from '../chaos/verdict-ledger';
 import { soakObjects, type SoakObject } from '../chaos/soak-objects';
+import { toolArgs } from './tool-args';
 import { REPO_ROOT, spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../chaos/worker-process';
 
 /** The worker with the poison pool thread: the real decode, but bytes carrying the marker kill the process. */
@@ -73,46 +73,23 @@ interface Options {
   json: string | undefined;
 }
 
-function fail(message: string): never {
-  process.stderr.write(`soak: ${message}\n${HELP}`);
-  process.exit(2);
-}
-
 function parseOptions(): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        count: { type: 'string', default: '3000' },
-        model: { type: 'string', default: 'resnet18' },
-        seed: { type: 'string', default: '1' },
-        workers: { type: 'string', default: '2' },
-        'chaos-interval-s': { type: 'string', default: '4-10' },
-        'settle-s': { type: 'string', default: '120' },
-        'redis-kill-s': { type: 'string', default: '45' },
-        'consumer-fail-s': { type: 'string', default: '45' },
-        json: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    process.exit(0);
-  }
-  const int = (name: string, raw: string, min: number): number => {
-    if (!/^\d+$/.test(raw) || Number(raw) < min) fail(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
-    return Number(raw);
-  };
-  if (values.model !== 'resnet18' && values.model !== 'probe') fail(`--model must be resnet18 or probe, got ${JSON.stringify(values.model)}`);
+  const { values, fail, int, model } = toolArgs('soak', HELP, {
+    count: { type: 'string', default: '3000' },
+    model: { type: 'string', default: 'resnet18' },
+    seed: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '2' },
+    'chaos-interval-s': { type: 'string', default: '4-10' },
+    'settle-s': { type: 'string', default: '120' },
+    'redis-kill-s': { type: 'string', default: '45' },
+    'consumer-fail-s': { type: 'string', default: '45' },
+    json: { type: 'string' },
+  });
   const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(values['chaos-interval-s']);
-  if (!m || Number(m[1]) <= 0 || Number(m[2]) < Number(m[1])) fail(`--chaos-interval-s must be A-B seconds with 0 < A ≤ B, got ${JSON.stringify(values['chaos-interval-s'])}`);
+  if (!m || Number(m[1]) <= 0 || Number(m[2]) < Number(m[1])) return fail(`--chaos-interval-s must be A-B seconds with 0 < A ≤ B, got ${JSON.stringify(values['chaos-interval-s'])}`);
   return {
     count: int('count', values.count, 1),
-    model: values.model,
+    model: model(values.model),
     seed: int('seed', values.seed, 0),
     workers: int('workers', values.workers, 1),
     intervalS: [Number(m[1]), Number(m[2])],
