@@ -139,7 +139,7 @@ export async function loadCalibrationImages(dir: string, card: ModelCard, maxIma
     if (files.length >= maxImages) break;
     const out = await decode({
       bytes: await readFile(join(dir, name)), preprocess: { ...DEFAULT_DECODE_OPTIONS, ...cardInputGeometry(card) }, normalization: card.preprocessing,
-      maxFrames: 1, detectors: {}, keepRgbView: false, pdq: false,
+      maxFrames: 1, detectors: {}, pdq: false,
     });
     if (!out.ok) {
       skipped.push({ file: name, code: out.code, message: out.message });

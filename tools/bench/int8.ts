@@ -65,7 +65,7 @@ async function score(modelPath: string, photos: readonly Photo[]): Promise<Float
       for (const p of photos.slice(i, i + 32)) {
         const d = await decode({
           bytes: new Uint8Array(p.bytes), preprocess: { ...DEFAULT_DECODE_OPTIONS, ...cardInputGeometry(card) }, normalization: card.preprocessing,
-          maxFrames: 1, detectors: {}, keepRgbView: false, pdq: false,
+          maxFrames: 1, detectors: {}, pdq: false,
         });
         if (!d.ok) throw new Error(`${p.name}: ${d.code}: ${d.message}`);
         tensors.push(d.tensors[0]!);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -7,6 +8,8 @@ import { ensureNsfwModel } from '../../src/model-import/ensure-nsfw-model';
 import { DEFAULT_NSFWJS_VARIANT } from '../../src/model-import/nsfwjs';
 import { ModerationClient, type Verdict, consumeVerdicts } from '@revmod/client';
 import { ModerationWorker } from '../../src/worker/moderation-worker';
+import { gpuDeviceNodes } from '../../src/model/execution-providers';
+import { maskSignalForLog } from '../../src/detectors/text/mask';
 import { deletePrefix } from '../dev/redis-keys';
 import { ensureRedis } from '../dev/redis-server';
 import { S3Server } from '../dev/s3-server';
@@ -32,9 +35,21 @@ export const DEFAULT_DEMO_OPTIONS = { imagesDir: resolve('samples'), copies: 4, 
 
 const BUCKET = 'revmod-demo';
 
+/** One line of what the detectors found, masked as in the logs (phone numbers and ids are personal data). */
+function findings(v: Verdict): string {
+  const parts: string[] = [];
+  for (const [reason, evidence] of Object.entries(v.evidence ?? {})) {
+    const signal = maskSignalForLog({ reason, evidence }).evidence as Record<string, unknown>;
+    if (Array.isArray(signal.matches)) parts.push(`${reason}: ${(signal.matches as Array<{ kind: string; value: string }>).map((m) => `${m.kind} ${m.value}`).join(', ')}`);
+    else if (typeof signal.host === 'string') parts.push(`${reason}: ${signal.host}`);
+    else if (typeof signal.sharpness === 'number') parts.push(`${reason}: sharpness ${signal.sharpness} < ${String(signal.threshold)}`);
+  }
+  return parts.length > 0 ? ` [${parts.join('; ')}]` : '';
+}
+
 function row(v: Verdict): string {
   const score = typeof v.violate === 'number' ? v.violate.toFixed(3) : '  -  ';
-  const extra = v.error ? `${v.error.code}: ${v.error.message}` : `${v.reasons.join(',') || 'ok'}; batch of ${v.batch?.size}`;
+  const extra = v.error ? `${v.error.code}: ${v.error.message}` : `${v.reasons.join(',') || 'ok'}; batch of ${v.batch?.size}${findings(v)}`;
   return `${v.decision.padEnd(6)} ${(v.label ?? '-').padEnd(7)} violate=${score}  ${String(Math.round(v.timings.totalMs)).padStart(5)} ms  ${v.key}  (${extra})`;
 }
 
@@ -56,11 +71,19 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
     ?? (options.model === 'nsfwjs'
       ? (await ensureNsfwModel(DEFAULT_NSFWJS_VARIANT, undefined, { log: print })).modelPath
       : (await ensureModel({ kind: options.model })).modelPath);
+  // Mesa's software Vulkan runs a MobileNet image in seconds and compiles its shaders for minutes:
+  // small batches, no run deadline, time to load.
+  const softwareVulkan = base.model.executionProvider === 'webgpu' && gpuDeviceNodes().length === 0;
+  if (softwareVulkan) print('webgpu without a GPU device node: Dawn runs on a software Vulkan device (slow by design: seconds per image, minutes to compile shaders); batches of 4');
   const config: RevmodConfig = loadConfig({
     redis: { prefix: `revmod-demo-${process.pid}` },
     s3: s3.s3Config,
     // The generated models are untrained; a model given through REVMOD_MODEL_PATH is checked as usual.
-    model: { path: modelPath, allowUntrained: (process.env.REVMOD_MODEL_PATH === undefined && options.model !== 'nsfwjs') || base.model.allowUntrained },
+    model: {
+      path: modelPath, allowUntrained: (process.env.REVMOD_MODEL_PATH === undefined && options.model !== 'nsfwjs') || base.model.allowUntrained,
+      ...(softwareVulkan ? { inferenceTimeoutMs: 0, loadTimeoutMs: 900_000 } : {}),
+    },
+    ...(softwareVulkan ? { batch: { size: 4 } } : {}),
     // With the console, auto-passed photos are also sent to review as blind QC samples, so that there is work to show.
     ...(options.review ? { review: { sampleRate: 1 } } : {}),
   });
@@ -78,11 +101,19 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
         keys.push(key);
       }
     }
+    // Photos the detectors catch (contact text, a QR code, a blurred photo), once each.
+    const detectorDir = join(options.imagesDir, 'detectors');
+    const detectorNames = existsSync(detectorDir) ? (await readdir(detectorDir)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort() : [];
+    for (const name of detectorNames) {
+      const key = `reviews/detectors/${name}`;
+      await s3.put(BUCKET, key, await readFile(join(detectorDir, name)));
+      keys.push(key);
+    }
     // Two items that must get error verdicts without disturbing their batch-mates.
     const first = await readFile(join(options.imagesDir, names[0]!));
     await s3.put(BUCKET, 'reviews/broken/truncated.jpg', first.subarray(0, Math.floor(first.length / 3)));
     keys.push('reviews/broken/truncated.jpg', 'reviews/broken/never-uploaded.jpg');
-    print(`uploaded ${keys.length - 1} objects to s3://${BUCKET} (one truncated; one key is missing on purpose)`);
+    print(`uploaded ${keys.length - 1} objects to s3://${BUCKET} (${detectorNames.length} for the detectors; one truncated; one key is missing on purpose)`);
 
     worker = new ModerationWorker(config, { logger });
     await worker.start();
@@ -103,7 +134,8 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
     client = new ModerationClient({ config: clientConfigOf(config) });
     const t0 = performance.now();
     await client.submitBulk(keys.map((key) => ({ bucket: BUCKET, key, meta: { source: 'demo' } })));
-    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${verdicts.length}/${keys.length} verdicts after 120 s`)), 120_000))]);
+    const waitS = softwareVulkan ? 900 : 120;
+    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${verdicts.length}/${keys.length} verdicts after ${waitS} s`)), waitS * 1000))]);
     const seconds = (performance.now() - t0) / 1000;
     const counts = verdicts.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v.decision]: (acc[v.decision] ?? 0) + 1 }), {});
     print(`${verdicts.length} verdicts in ${seconds.toFixed(2)} s (${(verdicts.length / seconds).toFixed(1)} images/s): ${JSON.stringify(counts)}; review-queue items: ${options.review ? verdicts.length : verdicts.length - (counts.pass ?? 0)}`);
