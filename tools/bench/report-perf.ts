@@ -15,6 +15,8 @@ import type { InferenceResult, PreprocessResult } from './stages';
 
 export interface PerfResults {
   readonly cores: number;
+  /** 1-minute load averages at the start and the end of the run: the machine is shared. */
+  readonly loadAverage: readonly [number, number];
   readonly floor: readonly FloorResult[];
   /** Per size class bursts (fp32 model): CPU outside inference. */
   readonly byClass: readonly BurstResult[];
@@ -42,7 +44,8 @@ export function applicableFloor(floor: readonly FloorResult[], c: SizeClass): Fl
 }
 
 export function renderPerf(r: PerfResults): string {
-  const out: string[] = ['### Performance goals (issues #9 and #16)', ''];
+  const out: string[] = ['### Performance goals (issues #9 and #16)', '',
+    `The machine is shared with other sessions: the 1-minute load average was ${f(r.loadAverage[0])} at the start of this run and ${f(r.loadAverage[1])} at its end, on ${r.cores} cores. Absolute figures are therefore low and noisy; compare the ratios within this run (each turn runs its parts back to back).`, ''];
   // Floor.
   const classes = [...new Set(r.floor.map((x) => x.sizeClass))];
   out.push('Decode floor: sharp alone, `sharp.concurrency(1)`, one image at a time, process CPU per image over ≥ 2 s per class and path, beside revmod\'s CPU outside inference end to end (fp32 model, same run).', '');
@@ -72,9 +75,15 @@ export function renderPerf(r: PerfResults): string {
   const int8Median = int8Ratios.length > 0 ? median(int8Ratios) : undefined;
   const int8Bursts = r.turns.map((t) => t.int8).filter((x): x is BurstResult => x !== undefined);
   const int8Rate = int8Bursts.length > 0 ? median(int8Bursts.map((b) => b.imagesPerS)) : undefined;
-  const int8Bound = r.inferenceInt8 ? (r.cores * 1000) / (r.inferenceInt8.cpuMsPerImage + r.mix.cpuMsPerImage) : undefined;
+  const int8Machine = r.inferenceInt8 ? (r.cores * 1000) / (r.inferenceInt8.cpuMsPerImage + r.mix.cpuMsPerImage) : undefined;
   const fp32Bound = r.inferenceFp32 ? (r.cores * 1000) / (r.inferenceFp32.cpuMsPerImage + r.mix.cpuMsPerImage) : undefined;
-  out.push(`Stage bound (${r.cores} cores, each image paying inference CPU alone at batch 32 plus preprocessing CPU alone on the mix, ${f(r.mix.cpuMsPerImage)} ms): fp32 ${f(r.inferenceFp32?.cpuMsPerImage)} ms → **${f(fp32Bound)} img/s**; int8 ${f(r.inferenceInt8?.cpuMsPerImage)} ms → **${f(int8Bound)} img/s**. int8 end to end (median) ${f(int8Rate)} img/s = ${f(int8Rate !== undefined && int8Bound ? (100 * int8Rate) / int8Bound : undefined, 0)} % of its bound.`, '');
+  // As for fp32 above: on a shared machine the bound scales with the cores that work other than the
+  // S3 server and Redis left free during the bursts.
+  const unrelated = int8Bursts.length > 0
+    ? median(int8Bursts.map((e) => Math.min(r.cores - 0.1, Math.max(0, e.coresElsewhere - ((e.s3CpuMsPerImage + e.redisCpuMsPerImage) * e.imagesPerS) / 1000))))
+    : 0;
+  const int8Bound = int8Machine !== undefined ? (int8Machine * (r.cores - unrelated)) / r.cores : undefined;
+  out.push(`Stage bound (${r.cores} cores, each image paying inference CPU alone at batch 32 plus preprocessing CPU alone on the mix, ${f(r.mix.cpuMsPerImage)} ms): fp32 ${f(r.inferenceFp32?.cpuMsPerImage)} ms → **${f(fp32Bound)} img/s**; int8 ${f(r.inferenceInt8?.cpuMsPerImage)} ms → **${f(int8Machine)} img/s** on the whole machine, ${f(int8Bound)} img/s with the ${f(r.cores - unrelated, 2)} cores other work left free during the int8 bursts (median). int8 end to end (median) ${f(int8Rate)} img/s = ${f(int8Rate !== undefined && int8Bound ? (100 * int8Rate) / int8Bound : undefined, 0)} % of that bound (${f(int8Rate !== undefined && int8Machine ? (100 * int8Rate) / int8Machine : undefined, 0)} % of the whole machine's).`, '');
   if (r.int8Check) {
     const m = r.int8Check.methods[0]!;
     out.push(`int8 agreement with fp32 (\`npm run bench:int8\` in this run, the bundled nsfwjs MobileNetV2, ${m.method} calibration on ${r.int8Check.calibration.photos} shipped photos, judged on ${r.int8Check.heldOut.originals} held-out photos from ${r.int8Check.heldOut.from} and ${r.int8Check.heldOut.variants} variants): decisions equal on ${m.originals.sameDecision}/${m.originals.images} originals and ${m.all.sameDecision}/${m.all.images} with variants (**${f((100 * m.all.sameDecision) / m.all.images, 1)} %**), max |Δp| **${f(m.all.maxAbsDiffProbability, 3)}**, mean |Δp| ${f(m.all.meanAbsDiffProbability, 4)}.`, '');
@@ -115,7 +124,7 @@ export function renderPerf(r: PerfResults): string {
       r.int8Check ? `${f((100 * r.int8Check.methods[0]!.all.sameDecision) / r.int8Check.methods[0]!.all.images, 1)} % of ${r.int8Check.methods[0]!.all.images} held-out (max |Δp| ${f(r.int8Check.methods[0]!.all.maxAbsDiffProbability, 3)})` : '–',
       verdict(r.int8Check ? r.int8Check.methods[0]!.all.sameDecision / r.int8Check.methods[0]!.all.images >= 0.99 : undefined)],
     ['#16.3 CPU worker ≥ 2× the reference, same run (int8, parity mode)', int8Ratios.length > 0 ? `int8 / reference per turn ${int8Ratios.map((x) => `${f(x, 2)}×`).join(', ')} (median ${f(int8Median, 2)}×)` : '–', verdict(int8Median !== undefined ? int8Median >= 2 : undefined)],
-    ['#16.3 ≥ 90 % of its own stage bound', int8Rate !== undefined && int8Bound ? `${f((100 * int8Rate) / int8Bound, 0)} % (${f(int8Rate)} of ${f(int8Bound)} img/s)` : '–', verdict(int8Rate !== undefined && int8Bound ? int8Rate >= 0.9 * int8Bound : undefined)],
+    ['#16.3 ≥ 90 % of its own stage bound', int8Rate !== undefined && int8Bound ? `${f((100 * int8Rate) / int8Bound, 0)} % (${f(int8Rate)} of ${f(int8Bound)} img/s on the cores left free)` : '–', verdict(int8Rate !== undefined && int8Bound ? int8Rate >= 0.9 * int8Bound : undefined)],
     ['#16.4 / #9.4 lone photo p50 ≤ the reference\'s single-client p50', lowP50 !== undefined && refLowP50 !== undefined ? `${f(lowP50, 0)} vs ${f(refLowP50, 0)} ms (${f(lowP50 / refLowP50, 2)}×)` : '–', verdict(lowP50 !== undefined && refLowP50 !== undefined ? lowP50 <= refLowP50 : undefined)],
     ['#9.1 pool of worker threads (piscina), tensors written off the main thread', 'src/pool: decode, resampling, normalisation and detectors in the pool', '**met**'],
     ['#9.2 main-thread CPU ≤ 2 ms per image (stand-in, 2 cores)', two ? `${f(two.mainThreadCpuMsPerImage, 2)} ms` : '–', verdict(two ? two.mainThreadCpuMsPerImage <= 2 : undefined)],

@@ -3,8 +3,8 @@
  * bounds, preprocessing parity, and the tutorial's reference server side by side; writes
  * docs/benchmarks.md. `npm run bench:soak` (or `--soak`) — a long run watching RSS. `--help` for flags.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -254,6 +254,7 @@ async function setUp(o: Options, cleanups: CleanupStack, modelPath: string, imag
 
 async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
   const t0 = Date.now();
+  const loadAtStart = loadavg()[0]!;
   const images = await loadImages(o.imagesDir);
   log(`${images.length} photos from ${o.imagesDir}: ${describeMix(images)}`);
   const model = await chooseModel(o, cleanups);
@@ -418,12 +419,17 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
   };
   const soakSummary = results.soakSummary;
   const perf = renderPerf({
-    cores: machineInfo().cores, floor, byClass, turns: perfTurns, inferenceFp32: inferAtBatch, inferenceInt8, mix, lowLoad,
+    cores: machineInfo().cores, loadAverage: [loadAtStart, loadavg()[0]!], floor, byClass, turns: perfTurns, inferenceFp32: inferAtBatch, inferenceInt8, mix, lowLoad,
     referenceLowLoad: referenceLow?.runs ?? [], feed, int8Check,
     parityWorstMax: parity && parity.length > 0 ? Math.max(...parity.map((p) => p.torchvision.max)) : undefined,
     soak: soakSummary ? { growthPct: soakSummary.growthPct, date: soakSummary.date } : undefined,
   });
   const text = `${renderBench(results)}\n\n${perf}`;
+  if (o.write) {
+    // The figures behind the performance section, so that it can be rendered again without a run.
+    mkdirSync(resolve(REPO_ROOT, '.tmp'), { recursive: true });
+    writeFileSync(resolve(REPO_ROOT, '.tmp/bench-perf.json'), JSON.stringify({ floor, byClass, turns: perfTurns, inferenceFp32: inferAtBatch, inferenceInt8, mix, lowLoad, feed, int8Check }, null, 1));
+  }
   process.stdout.write(`\n${text}\n`);
   if (o.write) {
     writeReport(o.out, { bench: text });
