@@ -9,6 +9,7 @@ import { registerWorkerCommand } from './commands/worker-command';
 import { registerReviewCommand } from './commands/review-command';
 import { registerUsersCommands } from './commands/users-commands';
 import { registerReviewDataCommands } from './commands/review-data-commands';
+import { registerEvalCommands } from './commands/eval-commands';
 import { registerListsCommands } from './commands/lists-commands';
 
 
@@ -39,6 +40,8 @@ export function buildProgram(ctx: CliContext, extensions: readonly CliExtension[
   const program = new Command('revmod')
     .description('Queue-driven batch moderation of review photos: worker, ops server, SDK tasks and model tools.')
     .showHelpAfterError('(run with --help for usage)')
+    // Options after a subcommand belong to it (`eval` and `eval calibrate` share option names).
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => ctx.out(s.replace(/\n$/, '')), writeErr: (s) => ctx.err(s.replace(/\n$/, '')) })
     .exitOverride();
   /** Wraps an action so that its exit code reaches the entry point. */
@@ -53,6 +56,7 @@ export function buildProgram(ctx: CliContext, extensions: readonly CliExtension[
   registerReviewCommand(program, ctx, run);
   registerUsersCommands(program, ctx, run);
   registerReviewDataCommands(program, ctx, run);
+  registerEvalCommands(program, ctx, run);
   registerListsCommands(program, ctx, run);
   for (const extend of extensions) extend(program, ctx, run);
   // Every subcommand exits through the override too, so bad arguments reach runCli.

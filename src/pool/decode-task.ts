@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { toRevmodError, type ErrorCode } from '@revmod/client';
 import { CHEAP_DETECTORS } from '../detectors/registry';
 import type { Signal } from '../detectors/detector';
+import { textGate, type TextGateOptions } from '../detectors/text/text-gate';
+import type { GateResult } from '../detectors/types';
 import { PDQ_DOWNSAMPLE_MAX_SIDE_PX } from '../known/pdq';
 import { pdqOfView } from '../known/upload-pdq';
 import { decodeImage, type PixelView } from '../preprocess/decode-image-views';
@@ -22,8 +24,11 @@ export interface DecodeTask {
   readonly maxFrames: number;
   /** Cheap detectors to run, by name (see CHEAP_DETECTORS), with their options. */
   readonly detectors: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  /** Also hand back the RGB view (for OCR, which runs in its own pool). */
-  readonly keepRgbView: boolean;
+  /**
+   * Run the text gate on the grey view and, where it passes, hand back an RGB view of this longest
+   * side for OCR (which runs in its own pool, off the batch path). Unset: no text detection.
+   */
+  readonly text?: { readonly gate: Partial<TextGateOptions>; readonly ocrMaxSidePx: number } | undefined;
   /** Also compute the PDQ perceptual hash and its 7 dihedral variants (known-image lists). */
   readonly pdq: boolean;
 }
@@ -49,7 +54,10 @@ export interface DecodeSuccess {
   /** CHW float32, normalized as the card says: one per judged frame. */
   readonly tensors: readonly Float32Array[];
   readonly signals: readonly Signal[];
-  readonly rgbView: PixelView | undefined;
+  /** The text gate's result, when text detection is on. */
+  readonly textGate: GateResult | undefined;
+  /** The view OCR reads, only where the text gate passed. */
+  readonly ocrView: PixelView | undefined;
   readonly pdq: PdqHashes | undefined;
   readonly decodeMs: number;
   readonly detectMs: number;
@@ -94,8 +102,8 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
   const t0 = performance.now();
   try {
     const decoded = await decodeImage(bytes, task.preprocess, {
-      greyMaxSide: Math.max(0, ...needs.map((n) => n.greyMaxSide)),
-      rgbMaxSide: Math.max(task.keepRgbView ? 1 : 0, task.pdq ? PDQ_DOWNSAMPLE_MAX_SIDE_PX : 0, ...needs.map((n) => n.rgbMaxSide)),
+      greyMaxSide: Math.max(task.text ? textGate.view.maxSidePx : 0, ...needs.map((n) => n.greyMaxSide)),
+      rgbMaxSide: Math.max(task.pdq ? PDQ_DOWNSAMPLE_MAX_SIDE_PX : 0, ...needs.map((n) => n.rgbMaxSide)),
       maxFrames: task.maxFrames,
     });
     const normalizer = normalizerFor(task.normalization, task.preprocess.cropSize);
@@ -109,13 +117,21 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
     const signals: Signal[] = [];
     for (const { detector, options } of detectors) signals.push(...(await detector.detect(views, options)));
     const pdq = task.pdq && decoded.rgb ? await pdqOfView(decoded.rgb) : undefined;
+    let gate: GateResult | undefined;
+    let ocrView: PixelView | undefined;
+    if (task.text && decoded.grey) {
+      gate = await textGate.check(decoded.grey, task.text.gate);
+      if (gate.pass) {
+        const view = await decoded.viewOf('rgb', task.text.ocrMaxSidePx);
+        // A copy the pool owns outright, so that it can be transferred (libvips' output buffers may not be).
+        ocrView = { ...view, data: new Uint8Array(view.data) };
+      }
+    }
     const t2 = performance.now();
     return {
       ok: true, sha256, format: decoded.header.format,
       width: decoded.plan.upright.width, height: decoded.plan.upright.height,
-      pages: decoded.header.pages, frames: decoded.frames, tensors, signals,
-      // A copy the pool owns outright, so that it can be transferred (libvips' output buffers may not be).
-      rgbView: task.keepRgbView && decoded.rgb ? { ...decoded.rgb, data: new Uint8Array(decoded.rgb.data) } : undefined,
+      pages: decoded.header.pages, frames: decoded.frames, tensors, signals, textGate: gate, ocrView,
       pdq,
       decodeMs: t1 - t0, detectMs: t2 - t1,
     };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { access, rename, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { access, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -21,4 +21,20 @@ export async function writeAtomically(path: string, data: Buffer | Uint8Array | 
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
+}
+
+/** File names revmod treats as images when it walks a folder. */
+export const IMAGE_FILE_PATTERN = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif|bmp)$/i;
+
+/** The image files below `dir`, recursively, sorted by name within each folder. */
+export async function listImageFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (e.isFile() && IMAGE_FILE_PATTERN.test(e.name)) out.push(join(d, e.name));
+    }
+  };
+  await walk(dir);
+  return out;
 }

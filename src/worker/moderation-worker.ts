@@ -9,6 +9,7 @@ import { clientConfigOf } from '../config';
 import { KnownLists } from '../known/known-lists';
 import { ListRequestWorker } from '../known/list-request-worker';
 import { InferenceEngine } from '../model/inference-engine';
+import type { ProviderAttempt } from '../model/execution-providers';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ioContractOf } from '../model/model-io';
 import { ModerationPipeline } from '../pipeline/moderation-pipeline';
@@ -20,6 +21,8 @@ import { compilePolicy, DEFAULT_RULES, readPolicyFile, SENSITIVITY_PRESETS, vali
 import { ImagePool } from '../pool/image-pool';
 import { WeightedSemaphore } from '../util/weighted-semaphore';
 import { CrashGuard } from '../pipeline/crash-guard';
+import type { OcrPool } from '../detectors/text/ocr-pool';
+import { workerDetectors } from './detector-setup';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 import { createS3Client } from '../storage/s3-object-store';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -41,6 +44,8 @@ export interface WorkerStatus {
   readonly policy: { readonly name: string; readonly version: string } | undefined;
   /** The execution provider running batches, once the model is loaded. */
   readonly executionProvider: string | undefined;
+  /** Times each execution provider was tried (or ruled out) and not used, over every inference-thread start. */
+  readonly executionProviderFallbacks: Readonly<Record<string, number>>;
   readonly inferenceRestarts: number;
   /** Epoch ms until which this worker's intake is paused (object store down), if it is. */
   readonly intakePausedUntilMs: number | undefined;
@@ -94,6 +99,17 @@ export async function loadWorkerPolicy(config: RevmodConfig, model: LoadedModel)
   return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups, file?.skipClassifierFor ?? DEFAULT_SKIP_CLASSIFIER_FOR);
 }
 
+/** REVMOD_GPU_WARMUP_SIZES as batch sizes, each checked against the batch size. */
+export function gpuWarmUpSizes(config: RevmodConfig): number[] {
+  return config.model.gpuWarmUpSizes.map((text) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > config.batch.size) {
+      throw new RevmodError('CONFIG_INVALID', `model.gpuWarmUpSizes (REVMOD_GPU_WARMUP_SIZES): each must be a batch size from 1 to ${config.batch.size} (REVMOD_BATCH_SIZE), received "${text}"`);
+    }
+    return n;
+  });
+}
+
 /** An eighth of the memory this process may use (its cgroup's limit, else the machine's RAM). */
 export function autoInflightBytes(maxBytes: number): number {
   let limit = totalmem();
@@ -123,6 +139,7 @@ export class ModerationWorker {
   private model: LoadedModel | undefined;
   private policy: Policy | undefined;
   private pool: ImagePool | undefined;
+  private ocrPool: OcrPool | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<{ forced: boolean }> | undefined;
   private inferenceStopped = false;
@@ -164,6 +181,7 @@ export class ModerationWorker {
       thresholds: this.policy?.thresholds,
       policy: this.policy ? { name: this.policy.name, version: this.policy.version } : undefined,
       executionProvider: this.engine?.provider,
+      executionProviderFallbacks: this.engine?.providerFallbacks ?? {},
       inferenceRestarts: this.engine?.restartCount ?? 0,
       intakePausedUntilMs: this.intakePausedUntil,
       pendingItems: this.pipeline?.pendingItems ?? 0,
@@ -202,13 +220,22 @@ export class ModerationWorker {
       modelPath: config.model.path,
       executionProvider: config.model.executionProvider,
       intraOpThreads: config.model.intraOpThreads,
+      webgpuLayout: config.model.webgpuLayout,
+      warmUpSizes: gpuWarmUpSizes(config),
+      padToWarmUpSizes: config.model.gpuPadBatches,
       maxBatchSize: config.batch.size,
       contract: ioContractOf(this.model.card),
       runTimeoutMs: config.model.inferenceTimeoutMs,
       ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
     });
-    this.engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
-    this.engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));
+    this.engine.on('fallback', (reason: string, attempt: ProviderAttempt) => log.warn({ provider: attempt.provider, reason }, `${attempt.provider} execution provider not used: ${reason}`));
+    this.engine.on('restart', (reason: string) => {
+      log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried');
+      const was = this.engine?.provider;
+      void this.engine?.start().then((info) => {
+        if (info.provider !== was) log.warn({ executionProvider: info.provider, was, fallbacks: info.fallbacks }, `inference now runs on ${info.provider} (was ${was ?? 'none'})`);
+      }, () => undefined);
+    });
     this.engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
     this.engine.on('fatal', (reason: string) => this.fail(`inference engine cannot go on: ${reason}`));
     const engineInfo = await this.engine.start();
@@ -216,7 +243,7 @@ export class ModerationWorker {
     const { card, sha256 } = this.model;
     log.info({
       model: { name: card.name, version: card.version, sha256, trained: card.trained, path: config.model.path },
-      executionProvider: engineInfo.provider, requested: config.model.executionProvider,
+      executionProvider: engineInfo.provider, requested: config.model.executionProvider, fallbacks: engineInfo.fallbacks, warmUpMs: engineInfo.warmUpMs,
       policy: { name: this.policy.name, version: this.policy.version, rules: this.policy.rules.length }, thresholds: this.policy.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${engineInfo.provider}`);
     if (!card.trained) log.warn('serving an UNTRAINED model (REVMOD_ALLOW_UNTRAINED_MODEL=true): its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
@@ -230,6 +257,8 @@ export class ModerationWorker {
     this.publisher = new VerdictPublisher(config, this.connection);
     if (config.known.enabled) await this.startKnownImages();
     this.checkNotClosing();
+    const detectors = workerDetectors(config);
+    this.ocrPool = detectors.ocrPool;
     this.pool = new ImagePool({ threads: config.pool.threads, ...(this.deps.poolEntryFile !== undefined ? { entryFile: this.deps.poolEntryFile } : {}) });
     this.pipeline = new ModerationPipeline({
       store: this.store,
@@ -239,7 +268,8 @@ export class ModerationWorker {
       model: { name: card.name, version: card.version, sha256 },
       card,
       policy: this.policy,
-      detectors: {},
+      detectors: detectors.cheap,
+      ...(detectors.text ? { text: detectors.text } : {}),
       maxFrames: config.limits.maxFrames,
       byteBudget: new WeightedSemaphore(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes)),
       preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
@@ -260,6 +290,8 @@ export class ModerationWorker {
         markerTtlMs: 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs,
       }),
     });
+    const names = [...Object.keys(detectors.cheap), ...(detectors.text ? [`text (gate, then OCR on ${config.detectors.ocrThreads} thread(s))`] : [])];
+    log.info({ detectors: detectors.cheap, text: detectors.text !== undefined }, `detectors: ${names.length > 0 ? names.join(', ') : 'none'}`);
     const pipeline = this.pipeline;
     if (this.known) await this.startListRequests();
     this.checkNotClosing();
@@ -397,6 +429,7 @@ export class ModerationWorker {
     }
     await this.engine?.close();
     await this.pool?.close();
+    await this.ocrPool?.close();
     await this.publisher?.close().catch(() => undefined);
     await this.listRequests?.close().catch(() => undefined);
     this.listsConnection?.disconnect();
