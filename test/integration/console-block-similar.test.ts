@@ -4,6 +4,8 @@ import sharp from 'sharp';
 import { KnownLists } from '../../src/known/known-lists';
 import { listStoreOf } from '../../src/known/list-store';
 import { verdictCacheOf } from '../../src/known/verdict-cache';
+import { replayDecisions } from '../../src/review/replay';
+import { Queue } from 'bullmq';
 import { S3ObjectStore } from '../../src/storage';
 import { ModerationClient, type Verdict } from '@revmod/client';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
@@ -99,6 +101,21 @@ describe('review console: reject and block similar', () => {
       await worker?.close(10_000);
     }
   }, 120_000);
+
+  it('keeps the decisions for re-uploads again when the decision log is replayed (after Redis lost them)', async () => {
+    const cache = verdictCacheOf(h.console.store.redis, h.config);
+    const sha256 = (await lists.show('rejected-in-review')).sample[0]!.origin.sha256!;
+    expect(await cache.forget(sha256)).toBeGreaterThanOrEqual(1);
+    expect(await cache.get(sha256, { modelSha256: 'x', policyVersion: 'y' })).toBeUndefined();
+    const queue = new Queue(h.config.queues.decisions, { connection: h.console.store.redis, prefix: h.config.redis.prefix });
+    try {
+      const report = await replayDecisions({ log: h.console.log, queue, store: h.console.store, retainDecisionsSeconds: 60, known: cache });
+      expect(report.knownDecisions).toBeGreaterThanOrEqual(1);
+    } finally {
+      await queue.close();
+    }
+    expect(await cache.get(sha256, { modelSha256: 'x', policyVersion: 'y' })).toMatchObject({ source: 'decision', verdict: { decision: 'block', reasons: ['porn'] } });
+  });
 
   it('records the rejection even when the image cannot be listed, and says why', async () => {
     const [v] = await h.seed([{ key: 'similar/flat.jpg', decision: 'review', bytes: await sharp({ create: { width: 400, height: 300, channels: 3, background: '#777777' } }).jpeg().toBuffer() }]);
