@@ -6,6 +6,8 @@ import { listStoreOf } from '../../src/known/list-store';
 import { verdictCacheOf } from '../../src/known/verdict-cache';
 import { replayDecisions } from '../../src/review/replay';
 import { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { consolePage, launchChromium } from '../helpers/browser';
 import { S3ObjectStore } from '../../src/storage';
 import { ModerationClient, type Verdict } from '@revmod/client';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
@@ -128,4 +130,34 @@ describe('review console: reject and block similar', () => {
     expect(r.body.blockSimilar).toMatchObject({ error: { code: 'LIST_INVALID', message: expect.stringMatching(/PDQ quality is 0, below list rejected-in-review's minQuality 50/) } });
     expect((await lists.show('rejected-in-review')).entries).toBe(1);
   });
+  it('in a real browser: K, then a reason, rejects the image and lists it (headless Chromium)', async () => {
+    const astronaut = readFileSync(join(resolve(__dirname, '../fixtures/photos'), 'astronaut_512x512_q85.jpg'));
+    const [v] = await h.seed([{ key: 'similar/browser.jpg', decision: 'review', bytes: astronaut, ageMs: 86_400_000 }]);
+    const browser = await launchChromium();
+    try {
+      const { context, page } = await consolePage(browser, h.url, 'alice', pw('alice'));
+      try {
+        await page.waitForSelector(`article.tile[data-id="${v!.id}"]`);
+        await page.waitForSelector('button[data-action="reject-similar"]');
+        await page.keyboard.press('k');
+        await page.waitForSelector('button[data-action="reject-similar"].armed');
+        await page.keyboard.press('1');
+        const deadline = Date.now() + 20_000;
+        while ((await h.console.store.get(v!.id))?.state !== 'decided' && Date.now() < deadline) await sleep(100);
+        expect(await h.console.store.get(v!.id)).toMatchObject({ state: 'decided', outcome: 'block' });
+        const deadline2 = Date.now() + 10_000;
+        let origins: string[] = [];
+        while (Date.now() < deadline2) {
+          origins = (await lists.show('rejected-in-review', 100)).sample.map((e) => e.origin.verdictId ?? '');
+          if (origins.includes(v!.id)) break;
+          await sleep(100);
+        }
+        expect(origins).toContain(v!.id);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 });
