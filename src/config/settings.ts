@@ -130,7 +130,6 @@ export const SERVER_SETTINGS = defineSettings({
     journalBucket: { env: 'REVMOD_KNOWN_JOURNAL_BUCKET', kind: 'string', doc: 'S3 bucket of the known-image lists\' journal (every change, so that a Redis loss loses no list); lists cannot be changed without it.' },
     journalPrefix: { env: 'REVMOD_KNOWN_JOURNAL_PREFIX', kind: 'string', default: 'revmod/known-lists/', doc: 'Key prefix of the lists\' journal objects.' },
     syncIntervalMs: { env: 'REVMOD_KNOWN_SYNC_INTERVAL_MS', kind: 'int', default: 1_000, min: 50, doc: 'Workers check the lists\' version this often, besides the change notices (pub/sub) that apply changes at once.' },
-    requestTimeoutMs: { env: 'REVMOD_KNOWN_REQUEST_TIMEOUT_MS', kind: 'int', default: 30_000, min: 100, doc: 'Longest a list change or lookup asked through the SDK waits for a worker to answer.' },
   },
   log: {
     level: { env: 'LOG_LEVEL', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'pino level.' },

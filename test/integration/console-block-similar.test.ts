@@ -4,6 +4,10 @@ import sharp from 'sharp';
 import { KnownLists } from '../../src/known/known-lists';
 import { listStoreOf } from '../../src/known/list-store';
 import { verdictCacheOf } from '../../src/known/verdict-cache';
+import { replayDecisions } from '../../src/review/replay';
+import { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { consolePage, launchChromium } from '../helpers/browser';
 import { S3ObjectStore } from '../../src/storage';
 import { ModerationClient, type Verdict } from '@revmod/client';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
@@ -100,6 +104,21 @@ describe('review console: reject and block similar', () => {
     }
   }, 120_000);
 
+  it('keeps the decisions for re-uploads again when the decision log is replayed (after Redis lost them)', async () => {
+    const cache = verdictCacheOf(h.console.store.redis, h.config);
+    const sha256 = (await lists.show('rejected-in-review')).sample[0]!.origin.sha256!;
+    expect(await cache.forget(sha256)).toBeGreaterThanOrEqual(1);
+    expect(await cache.get(sha256, { modelSha256: 'x', policyVersion: 'y' })).toBeUndefined();
+    const queue = new Queue(h.config.queues.decisions, { connection: h.console.store.redis, prefix: h.config.redis.prefix });
+    try {
+      const report = await replayDecisions({ log: h.console.log, queue, store: h.console.store, retainDecisionsSeconds: 60, known: cache });
+      expect(report.knownDecisions).toBeGreaterThanOrEqual(1);
+    } finally {
+      await queue.close();
+    }
+    expect(await cache.get(sha256, { modelSha256: 'x', policyVersion: 'y' })).toMatchObject({ source: 'decision', verdict: { decision: 'block', reasons: ['porn'] } });
+  });
+
   it('records the rejection even when the image cannot be listed, and says why', async () => {
     const [v] = await h.seed([{ key: 'similar/flat.jpg', decision: 'review', bytes: await sharp({ create: { width: 400, height: 300, channels: 3, background: '#777777' } }).jpeg().toBuffer() }]);
     const { body } = await alice.call<ClaimBody>('POST', '/api/claim', { lane: 'decide', want: 1 });
@@ -111,4 +130,34 @@ describe('review console: reject and block similar', () => {
     expect(r.body.blockSimilar).toMatchObject({ error: { code: 'LIST_INVALID', message: expect.stringMatching(/PDQ quality is 0, below list rejected-in-review's minQuality 50/) } });
     expect((await lists.show('rejected-in-review')).entries).toBe(1);
   });
+  it('in a real browser: K, then a reason, rejects the image and lists it (headless Chromium)', async () => {
+    const astronaut = readFileSync(join(resolve(__dirname, '../fixtures/photos'), 'astronaut_512x512_q85.jpg'));
+    const [v] = await h.seed([{ key: 'similar/browser.jpg', decision: 'review', bytes: astronaut, ageMs: 86_400_000 }]);
+    const browser = await launchChromium();
+    try {
+      const { context, page } = await consolePage(browser, h.url, 'alice', pw('alice'));
+      try {
+        await page.waitForSelector(`article.tile[data-id="${v!.id}"]`);
+        await page.waitForSelector('button[data-action="reject-similar"]');
+        await page.keyboard.press('k');
+        await page.waitForSelector('button[data-action="reject-similar"].armed');
+        await page.keyboard.press('1');
+        const deadline = Date.now() + 20_000;
+        while ((await h.console.store.get(v!.id))?.state !== 'decided' && Date.now() < deadline) await sleep(100);
+        expect(await h.console.store.get(v!.id)).toMatchObject({ state: 'decided', outcome: 'block' });
+        const deadline2 = Date.now() + 10_000;
+        let origins: string[] = [];
+        while (Date.now() < deadline2) {
+          origins = (await lists.show('rejected-in-review', 100)).sample.map((e) => e.origin.verdictId ?? '');
+          if (origins.includes(v!.id)) break;
+          await sleep(100);
+        }
+        expect(origins).toContain(v!.id);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 });
