@@ -32,7 +32,8 @@ export const SERVER_SETTINGS = defineSettings({
     maxWaitMs: { env: 'REVMOD_BATCH_MAX_WAIT_MS', kind: 'int', default: 2, min: 0, doc: 'Longest a partial batch waits for more images.' },
   },
   model: {
-    path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model; its card is `<name>.card.json` beside it.' },
+    path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model (its card is `<name>.card.json` beside it), or a registry reference `s3://BUCKET/PREFIX/models/NAME@ALIAS` (or `@VERSION`) that workers follow when the alias moves.' },
+    reloadPollMs: { env: 'REVMOD_MODEL_RELOAD_POLL_MS', kind: 'int', default: 15_000, min: 0, doc: 'With a registry reference: how often workers check the alias besides the Redis announcement of `revmod model alias`; 0 = announcements only.' },
     executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else CPU), `cuda` or `cpu`.' },
     intraOpThreads: { env: 'REVMOD_INTRA_OP_THREADS', kind: 'int', default: 0, min: 0, doc: 'onnxruntime intra-op threads; 0 = all cores.' },
     preprocessMode: { env: 'REVMOD_PREPROCESS_MODE', kind: 'enum', values: ['torchvision', 'fast'], default: 'torchvision', doc: '`torchvision` (parity) or `fast`.' },

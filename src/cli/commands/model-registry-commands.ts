@@ -4,6 +4,8 @@ import { loadConfig, type RevmodConfig } from '../../config';
 import { cardPathFor } from '../../model/model-card';
 import { isRegistryReference, ModelRegistry, parseModelReference, parseRegistryLocation, type RegistryLocation } from '../../model/model-registry';
 import { createS3Client } from '../../storage/s3-object-store';
+import { createRedisConnection } from '@revmod/client';
+import { modelAliasChannel, type AliasMoved } from '../../model/model-source';
 import { EXIT, UsageError, type CliContext } from '../cli-context';
 import type { Runner } from '../program';
 
@@ -36,6 +38,26 @@ async function modelName(opts: RegistryOptions, registry: ModelRegistry, config:
   const names = await registry.names();
   if (names.length === 1) return names[0]!;
   throw new UsageError(`--name is needed: the registry holds ${names.length === 0 ? 'no models' : `several models (${names.join(', ')})`}`);
+}
+
+/**
+ * Tells running workers that an alias moved (Redis pub/sub). Best effort: a worker that misses it
+ * finds the move on its next poll of the registry (REVMOD_MODEL_RELOAD_POLL_MS).
+ */
+async function announce(config: RevmodConfig, moved: AliasMoved): Promise<{ workers: number } | { error: string }> {
+  const redis = createRedisConnection(config, 'producer');
+  redis.on('error', () => undefined);
+  try {
+    const workers = await Promise.race([
+      redis.publish(modelAliasChannel(config.redis.prefix), JSON.stringify(moved)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Redis did not answer within 3 s')), 3_000).unref()),
+    ]);
+    return { workers };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 const silent: Omit<CliContext, 'env'> = { out: () => undefined, err: () => undefined, exit: (code) => { throw new Error(`exit(${code})`); } };
@@ -78,7 +100,9 @@ export function registerRegistryCommands(model: Command, ctx: CliContext, run: R
     .action(run(async (alias: string, version: string, opts: RegistryOptions) => withRegistry(opts, ctx, async (registry, config) => {
       const name = await modelName(opts, registry, config);
       const record = await registry.setAlias(name, alias, version);
-      ctx.out(JSON.stringify({ name, ...record }));
+      const announced = await announce(config, { registry: `s3://${registry.location.bucket}/${registry.location.prefix}`, name, alias, version });
+      if ('error' in announced) ctx.err(`revmod: alias moved, but workers could not be told at once (${announced.error}); they follow on their next registry poll`);
+      ctx.out(JSON.stringify({ name, ...record, announcedTo: 'workers' in announced ? announced.workers : null }));
       return EXIT.ok;
     })));
   model.command('list')
