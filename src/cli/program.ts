@@ -10,6 +10,7 @@ import { registerReviewCommand } from './commands/review-command';
 import { registerUsersCommands } from './commands/users-commands';
 import { registerReviewDataCommands } from './commands/review-data-commands';
 import { registerEvalCommands } from './commands/eval-commands';
+import { registerListsCommands } from './commands/lists-commands';
 
 
 /** A command's action: resolves with the process's exit code. */
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CliContext, extensions: readonly CliExtension[
   registerUsersCommands(program, ctx, run);
   registerReviewDataCommands(program, ctx, run);
   registerEvalCommands(program, ctx, run);
+  registerListsCommands(program, ctx, run);
   for (const extend of extensions) extend(program, ctx, run);
   // Every subcommand exits through the override too, so bad arguments reach runCli.
   const override = (c: Command): void => {
@@ -80,7 +82,7 @@ export async function runCli(argv: readonly string[], ctx: CliContext, extension
       // Help and version print themselves and exit 0; every other commander error is a usage error.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (err instanceof UsageError || (isRevmodError(err) && (err.code === 'CONFIG_INVALID' || err.code === 'INVALID_JOB' || err.code === 'BUCKET_NOT_ALLOWED'))) {
+    if (err instanceof UsageError || (isRevmodError(err) && (err.code === 'CONFIG_INVALID' || err.code === 'INVALID_JOB' || err.code === 'BUCKET_NOT_ALLOWED' || err.code === 'LIST_INVALID'))) {
       ctx.err(`revmod: ${err.message}`);
       return EXIT.usage;
     }

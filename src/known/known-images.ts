@@ -20,6 +20,9 @@ export interface KnownImages {
   exact(sha256: string, scope: { readonly modelSha256: string; readonly policyVersion: string }): Promise<ReusableVerdict | undefined>;
   /** Signals (`known_violation`, `known_ok`) for an upload close to a listed image. */
   similar(pdq: PdqHashes, meta: Readonly<Record<string, unknown>>): Promise<Signal[]>;
-  /** Keeps a machine verdict for reuse by later copies of the same bytes. */
-  remember(verdict: Verdict): Promise<void>;
+  /**
+   * Keeps a machine verdict for reuse by later copies of the same bytes, with the upload's PDQ
+   * hashes when computed (so that a reuse can check the lists as they are then).
+   */
+  remember(verdict: Verdict, pdq?: PdqHashes): Promise<void>;
 }

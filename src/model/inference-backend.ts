@@ -8,6 +8,8 @@ export interface BatchResult {
   /** [count, classes] row-major: logits or probabilities, as the model card says. */
   readonly logits: Float32Array;
   readonly inferMs: number;
+  /** The execution provider that ran this batch, when the backend knows it. */
+  readonly provider?: string;
 }
 
 export interface InferenceBackend {

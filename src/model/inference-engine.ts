@@ -3,13 +3,32 @@ import { Worker } from 'node:worker_threads';
 import { RevmodError } from '@revmod/client';
 import { threadEntry } from '../util/thread-entry';
 import type { BatchResult, InferenceBackend } from './inference-backend';
-import type { ExecutionProviderChoice, FromThread, InferenceThreadData, ToThread } from './inference-protocol';
+import { describeAttempts, type ExecutionProviderChoice, type ExecutionProviderName, type ProviderAttempt, type WebGpuLayout } from './execution-providers';
+import type { FromThread, InferenceThreadData, ToThread } from './inference-protocol';
 import type { ModelIoContract } from './model-io';
 
 export interface InferenceEngineOptions {
   readonly modelPath: string;
-  /** `auto` tries CUDA and falls back to CPU (with `fallbackReason` set). @defaultValue 'auto' */
+  /**
+   * `auto` tries cuda, then webgpu (only with a GPU device node), then cpu, and reports each step that
+   * failed (`fallbacks`). A named GPU provider is the only one tried at start; a thread restarted
+   * after its GPU was lost falls back to cpu. @defaultValue 'auto'
+   */
   readonly executionProvider?: ExecutionProviderChoice;
+  /** The WebGPU provider's layout for its convolutions (the model's input stays NCHW). @defaultValue 'NCHW' */
+  readonly webgpuLayout?: WebGpuLayout;
+  /**
+   * Batch sizes run once with zeros when a GPU session loads: the first run compiles the shaders and
+   * proves the device works (a provider whose warm-up fails is released and the next one tried).
+   * @defaultValue [1]
+   */
+  readonly warmUpSizes?: readonly number[];
+  /**
+   * On a GPU provider, run a partial batch padded to the smallest warm-up size that holds it (the
+   * largest batch is then warmed up too), so that no batch shape is first seen while serving.
+   * @defaultValue false
+   */
+  readonly padToWarmUpSizes?: boolean;
   /** onnxruntime intra-op threads; 0 lets it choose. @defaultValue 0 */
   readonly intraOpThreads?: number;
   /** Most images per run. A model with a fixed batch axis smaller than this is refused at start. */
@@ -37,8 +56,13 @@ export interface InferenceEngineOptions {
 }
 
 export interface EngineInfo {
-  readonly provider: 'cuda' | 'cpu';
+  readonly provider: ExecutionProviderName;
+  /** The providers tried before `provider`, each with why it was not used (in order). */
+  readonly fallbacks: readonly ProviderAttempt[];
+  /** `fallbacks` in one line, when there are any. */
   readonly fallbackReason?: string;
+  /** ms of each warm-up run, by batch size (GPU providers). */
+  readonly warmUpMs: Readonly<Record<number, number>>;
   readonly inputName: string;
   readonly outputName: string;
   /** Images per run the model takes: Infinity for a dynamic batch axis (a fixed one is padded to). */
@@ -59,7 +83,10 @@ type ResolvedOptions = Required<Omit<InferenceEngineOptions, 'threadEntryFile'>>
  * (transferred, never copied) to the thread, which gathers the batch. If the thread dies, batches
  * in flight fail with INFERENCE_FAILED (retryable) and a new thread is started; a run past its
  * deadline is handled the same way, its thread abandoned.
- * Events: `restart` (reason), `fallback` (reason), `error` (a thread could not be started again),
+ * A GPU provider that reports its device lost is treated as a dead thread: its batches fail
+ * (retryable) and a new thread tries the providers again, ending on CPU if the GPU is gone.
+ * Events: `restart` (reason), `fallback` (reason, attempt: one per provider not used, at each
+ * start), `error` (a thread could not be started again),
  * `fatal` (reason: the engine cannot go on; the process should exit and be restarted).
  */
 export class InferenceEngine extends EventEmitter implements InferenceBackend {
@@ -72,25 +99,34 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
   private nextId = 1;
   private closed = false;
   private restarts = 0;
+  private readonly notUsed: Record<string, number> = {};
   /** Set by close() while it waits for the batches in flight. */
   private onSettled: (() => void) | undefined;
   info: EngineInfo | undefined;
 
   constructor(options: InferenceEngineOptions) {
     super();
-    this.options = { executionProvider: 'auto', intraOpThreads: 0, maxInFlight: 2, startTimeoutMs: 120_000, runTimeoutMs: 0, maxAbandonedThreads: 1, ...options };
+    this.options = {
+      executionProvider: 'auto', webgpuLayout: 'NCHW', warmUpSizes: [1], padToWarmUpSizes: false, intraOpThreads: 0, maxInFlight: 2,
+      startTimeoutMs: 120_000, runTimeoutMs: 0, maxAbandonedThreads: 1, ...options,
+    };
   }
 
   get maxInFlight(): number {
     return this.options.maxInFlight;
   }
 
-  get provider(): string | undefined {
+  get provider(): ExecutionProviderName | undefined {
     return this.info?.provider;
   }
 
   get restartCount(): number {
     return this.restarts;
+  }
+
+  /** Times each provider was tried (or ruled out) and not used, over every thread start. */
+  get providerFallbacks(): Readonly<Record<string, number>> {
+    return { ...this.notUsed };
   }
 
   /** Threads abandoned past a deadline that have not returned yet. */
@@ -100,11 +136,11 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
 
   /** Starts the thread and loads the model; resolves with the provider actually in use. */
   start(): Promise<EngineInfo> {
-    this.ready ??= this.spawn();
+    this.ready ??= this.spawn(false);
     return this.ready;
   }
 
-  private spawn(): Promise<EngineInfo> {
+  private spawn(restart: boolean): Promise<EngineInfo> {
     const entry = this.options.threadEntryFile !== undefined
       ? { file: this.options.threadEntryFile, execArgv: this.options.threadEntryFile.endsWith('.ts') ? ['--require', 'tsx/cjs'] : [] }
       : threadEntry(__dirname, 'inference-thread');
@@ -113,9 +149,13 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
       workerData: {
         modelPath: this.options.modelPath,
         executionProvider: this.options.executionProvider,
+        restart,
         intraOpThreads: this.options.intraOpThreads,
+        webgpuLayout: this.options.webgpuLayout,
         contract: this.options.contract,
         batchSize: this.options.maxBatchSize,
+        warmUpSizes: this.options.warmUpSizes,
+        padToWarmUpSizes: this.options.padToWarmUpSizes,
       } satisfies InferenceThreadData,
     });
     this.worker = worker;
@@ -139,11 +179,14 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
             started = true;
             clearTimeout(timer);
             const info: EngineInfo = {
-              provider: msg.provider, inputName: msg.inputName, outputName: msg.outputName, maxBatch: msg.maxBatch,
-              ...(msg.fallbackReason ? { fallbackReason: msg.fallbackReason } : {}),
+              provider: msg.provider, fallbacks: msg.fallbacks, inputName: msg.inputName, outputName: msg.outputName, maxBatch: msg.maxBatch, warmUpMs: msg.warmUpMs,
+              ...(msg.fallbacks.length > 0 ? { fallbackReason: describeAttempts(msg.fallbacks) } : {}),
             };
             this.info = info;
-            if (msg.fallbackReason) this.emit('fallback', msg.fallbackReason);
+            for (const attempt of msg.fallbacks) {
+              this.notUsed[attempt.provider] = (this.notUsed[attempt.provider] ?? 0) + 1;
+              this.emit('fallback', attempt.reason, attempt);
+            }
             resolve(info);
             break;
           }
@@ -153,7 +196,15 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
             void worker.terminate();
             break;
           case 'result':
-            this.settle(msg.id, (p) => p.resolve({ logits: msg.logits, inferMs: msg.inferMs }));
+            this.settle(msg.id, (p) => p.resolve({ logits: msg.logits, inferMs: msg.inferMs, provider: msg.provider }));
+            break;
+          case 'device-lost':
+            // The thread runs nothing more (it answers later batches with errors), so it can be terminated now.
+            if (this.worker !== worker) break;
+            this.worker = undefined;
+            this.failRunsOf(worker, `inference failed: ${msg.message}`);
+            void worker.terminate();
+            this.replaceThread(msg.message);
             break;
           case 'run-error':
             this.settle(msg.id, (p) => p.reject(new RevmodError('INFERENCE_FAILED', `inference failed: ${msg.message}`)));
@@ -201,12 +252,13 @@ export class InferenceEngine extends EventEmitter implements InferenceBackend {
   private replaceThread(reason: string): void {
     if (this.closed) return;
     this.restarts += 1;
-    this.emit('restart', reason);
-    this.ready = this.spawn();
+    // Spawned before `restart` is emitted, so that a listener's start() waits for the new thread.
+    this.ready = this.spawn(true);
     this.ready.catch((err: Error) => {
       this.emit('error', err);
       this.emit('fatal', `the inference thread could not be started again: ${err.message}`);
     });
+    this.emit('restart', reason);
   }
 
   /** A run outlived its deadline: its thread is abandoned (never terminated inside a run) and replaced. */

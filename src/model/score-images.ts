@@ -57,7 +57,7 @@ export async function scoreImages(files: readonly string[], o: ScoreImagesOption
         } catch (err) {
           return { file, ok: false as const, code: 'OBJECT_NOT_FOUND', message: `cannot read ${file}: ${(err as Error).message}` };
         }
-        const out = await decode({ bytes, preprocess, normalization: card.preprocessing, maxFrames: 1, detectors: {}, keepRgbView: false, pdq: false });
+        const out = await decode({ bytes, preprocess, normalization: card.preprocessing, maxFrames: 1, detectors: {}, pdq: false });
         return out.ok ? { file, ok: true as const, sha256: out.sha256, tensor: out.tensors[0]! } : { file, ok: false as const, code: out.code, message: out.message };
       }));
       const good = decoded.flatMap((d) => (d.ok ? [d] : []));

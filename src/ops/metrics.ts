@@ -28,7 +28,7 @@ export const WORKER_METRICS_DEFAULTS = {
 
 /** What the metrics read from a running worker at scrape time (a ModerationWorker satisfies it). */
 export interface WorkerMetricsSource {
-  status(): Pick<WorkerStatus, 'ready' | 'model' | 'executionProvider' | 'inferenceRestarts'>;
+  status(): Pick<WorkerStatus, 'ready' | 'model' | 'executionProvider' | 'inferenceRestarts'> & Partial<Pick<WorkerStatus, 'executionProviderFallbacks'>>;
 }
 
 export interface WorkerMetrics {
@@ -84,7 +84,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
   });
   const imageStage = new Histogram({
     name: `${p}image_stage_duration_seconds`, registers, labelNames: ['stage'] as const, buckets: [...BUCKETS.stageSeconds],
-    help: 'Per scored image: queue (submit → picked up), fetch (S3 GetObject), decode (in the image pool), detect (cheap detectors, in the pool), batch_wait (ready → its batch started).',
+    help: 'Per scored image: queue (submit → picked up), fetch (S3 GetObject), decode (in the image pool), detect (cheap detectors, in the pool), ocr (OCR, for images the text gate let through; it overlaps the batch), batch_wait (ready → its batch started).',
   });
   const batchStage = new Histogram({
     name: `${p}batch_stage_duration_seconds`, registers, labelNames: ['stage'] as const, buckets: [...BUCKETS.stageSeconds],
@@ -104,6 +104,18 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       const now = source?.status().inferenceRestarts ?? restartsSeen;
       if (now > restartsSeen) this.inc(now - restartsSeen);
       restartsSeen = now;
+    },
+  });
+  const fallbacksSeen: Record<string, number> = {};
+  new Counter({
+    name: `${p}execution_provider_fallbacks_total`, registers, labelNames: ['provider'] as const,
+    help: 'Execution providers tried (or ruled out) and not used when an inference thread started, by provider; the log says why.',
+    collect() {
+      for (const [provider, now] of Object.entries(source?.status().executionProviderFallbacks ?? {})) {
+        const seen = fallbacksSeen[provider] ?? 0;
+        if (now > seen) this.inc({ provider }, now - seen);
+        fallbacksSeen[provider] = now;
+      }
     },
   });
   new Gauge({
@@ -137,6 +149,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     imageStage.observe({ stage: 'fetch' }, ms(v.timings.fetchMs));
     imageStage.observe({ stage: 'decode' }, ms(v.timings.decodeMs));
     if (v.timings.detectMs !== undefined) imageStage.observe({ stage: 'detect' }, ms(v.timings.detectMs));
+    if (v.timings.ocrMs !== undefined) imageStage.observe({ stage: 'ocr' }, ms(v.timings.ocrMs));
     for (const reason of v.labels ?? []) signals.inc({ label: reason });
     imageStage.observe({ stage: 'batch_wait' }, ms(v.timings.batchWaitMs));
   };

@@ -7,17 +7,21 @@ import {
   type ErrorCode, type ModerationJobData, type RequestLimits, type Verdict, type VerdictContentVersion, type VerdictModel, type VerdictTimings,
 } from '@revmod/client';
 import type { Signal } from '../detectors/detector';
-import type { InferenceBackend } from '../model/inference-backend';
+import type { TextDetector, TextDetectorOptions } from '../detectors/text/text-detector';
+import type { TextGateOptions } from '../detectors/text/text-gate';
+import type { PixelView } from '../preprocess/decode-image-views';
+import type { BatchResult, InferenceBackend } from '../model/inference-backend';
 import { MicroBatcher, type BatchContext } from '../model/micro-batcher';
 import { cardInputGeometry, type ModelCard } from '../model/model-card';
 import { scoreRow, worstFrame, type ImageScores, type Policy, type ScoreReading } from '../policy';
-import type { DecodeOutcome, DecodeSuccess, DecodeTask } from '../pool/decode-task';
+import type { DecodeOutcome, DecodeSuccess, DecodeTask, PdqHashes } from '../pool/decode-task';
 import { validatePreprocessOptions, type DecodeOptions, type PreprocessOptions } from '../preprocess';
 import type { FetchedObject, ObjectStore } from '../storage';
 import { msSince } from '../util/timing';
 import type { WeightedSemaphore } from '../util/weighted-semaphore';
 import type { KnownImages } from '../known/known-images';
 import type { CrashGuard } from './crash-guard';
+import { maskSignalForLog } from '../detectors/text/mask';
 import type { PipelineObserver } from './pipeline-observer';
 import type { StorageBreaker } from './storage-breaker';
 import type { VerdictPublisher } from './verdict-publisher';
@@ -69,11 +73,41 @@ export interface PipelineOptions {
   readonly onModelBroken?: (reason: string) => void;
   /** Signs each verdict before it is published or stored (REVMOD_SIGNING_KEY). */
   readonly sign?: (verdict: Verdict) => Verdict;
+  /**
+   * Text detection: the text gate in the pool on every image, OCR (its own pool) on those it passes,
+   * concurrently with the batch; unset: off.
+   */
+  readonly text?: TextDetection;
   /** Known images: exact-duplicate verdict reuse and near-duplicate lists. */
   readonly known?: KnownImages;
   /** Tells poison images (they kill the worker) from their unlucky batch-mates. */
   readonly crashGuard?: CrashGuard;
 }
+
+export interface TextDetection {
+  readonly detector: TextDetector;
+  readonly gate: Partial<TextGateOptions>;
+  readonly options: Partial<TextDetectorOptions>;
+  /**
+   * Longest side of the view OCR reads.
+   * @defaultValue the text detector's view (1024)
+   */
+  readonly ocrMaxSidePx?: number;
+}
+
+/** Per-image stage times before the batch (ms). */
+interface StageTimes {
+  readonly fetchMs: number;
+  readonly decodeMs: number;
+  readonly detectMs: number;
+  /** OCR, where the text gate passed (it overlaps the batch). */
+  readonly ocrMs?: number | undefined;
+}
+
+/** OCR's outcome for one image; never a rejection, so that a failed batch leaves no stray promise. */
+type OcrOutcome =
+  | { readonly ok: true; readonly signals: readonly Signal[]; readonly ocrMs: number }
+  | { readonly ok: false; readonly error: RevmodError };
 
 /** One frame's tensor waiting for its batch, with its image's pool timings for the batch log line. */
 interface BatchItem {
@@ -221,7 +255,8 @@ export class ModerationPipeline {
       try {
         decoded = await this.o.decoder.decode({
           bytes, preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
-          maxFrames: this.o.maxFrames, detectors: this.o.detectors, keepRgbView: false, pdq: this.o.known?.usesPdq ?? false,
+          maxFrames: this.o.maxFrames, detectors: this.o.detectors, pdq: this.o.known?.usesPdq ?? false,
+          text: this.o.text ? { gate: this.o.text.gate, ocrMaxSidePx: this.o.text.ocrMaxSidePx ?? this.o.text.detector.view.maxSidePx } : undefined,
         }, guard ? { onStart: () => guard.enter([jobId], 'decode') } : {});
       } catch (err) {
         await guard?.leave([jobId]);
@@ -236,17 +271,22 @@ export class ModerationPipeline {
       return this.failItem(base, new RevmodError(decoded.code, decoded.message), { fetchMs, decodeMs: 0 }, version, log);
     }
     const decodeMs = round1(decoded.decodeMs);
-    const signals = this.o.known && decoded.pdq ? [...decoded.signals, ...(await this.o.known.similar(decoded.pdq, data.meta))] : decoded.signals;
+    // OCR runs beside the batch: its pool and the inference thread work at the same time.
+    const ocr = decoded.ocrView && this.o.text ? this.recognise(decoded.ocrView, this.o.text) : undefined;
+    const cheap = this.o.known && decoded.pdq ? [...decoded.signals, ...(await this.o.known.similar(decoded.pdq, data.meta))] : decoded.signals;
     const t = { fetchMs, decodeMs, detectMs: round1(decoded.detectMs) };
-    if (signals.some((sig) => this.o.policy.skipClassifierFor.includes(sig.reason))) {
-      // The policy trusts these signals without the model (e.g. a listed known-good image).
-      return this.finish(base, this.decideWithoutScores(base, decoded, signals, version, t), log);
+    if (cheap.some((sig) => this.o.policy.skipClassifierFor.includes(sig.reason))) {
+      // The policy trusts these signals without the model (e.g. a listed known-good image); OCR
+      // still has its say (a known copy may carry added text).
+      const text = await this.ocrResult(base, ocr, log);
+      if (text instanceof RevmodError) return this.failItem(base, text, t, version, log, { finalVerdict: true });
+      return this.finish(base, this.decideWithoutScores(base, decoded, [...cheap, ...text.signals], version, { ...t, ocrMs: text.ocrMs }), log);
     }
 
     let frames: FrameResult[];
     try {
       const enqueuedAt = performance.now();
-      const fired = signals.map((sig) => sig.detector);
+      const fired = cheap.map((sig) => sig.detector);
       frames = await Promise.all(decoded.tensors.map((tensor) => this.batcher.add({ jobId, tensor, enqueuedAt, decodeMs, detectMs: decoded.detectMs, fired })));
     } catch (err) {
       const e = toRevmodError(err);
@@ -254,17 +294,49 @@ export class ModerationPipeline {
       log.warn({ code: e.code, attempt: base.attempt }, `batch failed, job will be retried: ${e.message}`);
       throw jobFailure(e);
     }
-    return this.finish(base, this.judge(base, decoded, signals, frames, version, t), log);
+    const text = await this.ocrResult(base, ocr, log);
+    if (text instanceof RevmodError) return this.failItem(base, text, t, version, log, { finalVerdict: true });
+    return this.finish(base, this.judge(base, decoded, [...cheap, ...text.signals], frames, version, { ...t, ocrMs: text.ocrMs }), log, decoded.pdq);
   }
 
-  /** Signs, publishes and (when scored) remembers a verdict. */
-  private async finish(base: JobBase, unsigned: Verdict, log: Logger): Promise<Verdict> {
+  /** OCR and the text rules on one view, settled (never rejected). */
+  private async recognise(view: PixelView, text: TextDetection): Promise<OcrOutcome> {
+    const t0 = performance.now();
+    try {
+      const found = await text.detector.detect(view, text.options);
+      const signals = found.map((sig): Signal => ({ detector: text.detector.name, reason: sig.reason, evidence: sig.evidence as unknown as Readonly<Record<string, unknown>> }));
+      return { ok: true, signals, ocrMs: round1(msSince(t0)) };
+    } catch (err) {
+      return { ok: false, error: toRevmodError(err) };
+    }
+  }
+
+  /** OCR's signals and time, or the error to settle the job with. */
+  private async ocrResult(base: JobBase, ocr: Promise<OcrOutcome> | undefined, log: Logger): Promise<{ signals: readonly Signal[]; ocrMs: number | undefined } | RevmodError> {
+    if (!ocr) return { signals: [], ocrMs: undefined };
+    const outcome = await ocr;
+    if (outcome.ok) {
+      if (outcome.signals.length > 0) log.debug({ signals: outcome.signals.map(maskSignalForLog) }, 'text signals');
+      return outcome;
+    }
+    const e = outcome.error;
+    if (e.retryable && base.attempt < (base.job.opts.attempts ?? 1)) {
+      this.o.observer?.onRetry?.(e.code);
+      log.warn({ code: e.code, attempt: base.attempt }, `OCR failed, job will be retried: ${e.message}`);
+      throw jobFailure(e);
+    }
+    // Out of attempts: fail closed (a person looks) rather than pass an image whose text went unread.
+    return e;
+  }
+
+  /** Signs, publishes and (when scored) remembers a verdict, with the upload's PDQ hashes when computed. */
+  private async finish(base: JobBase, unsigned: Verdict, log: Logger, pdq?: PdqHashes): Promise<Verdict> {
     const verdict = this.sealed(unsigned);
     await this.o.publisher.publish([verdict]);
     this.o.observer?.onVerdict?.(verdict);
     if (this.o.known && verdict.error === undefined && verdict.reusedFrom === undefined) {
       // Best effort: a lost cache entry only costs a later inference.
-      await this.o.known.remember(verdict).catch((err: Error) => log.warn({ err: err.message }, 'could not remember the verdict for reuse'));
+      await this.o.known.remember(verdict, pdq).catch((err: Error) => log.warn({ err: err.message }, 'could not remember the verdict for reuse'));
     }
     return verdict;
   }
@@ -287,7 +359,7 @@ export class ModerationPipeline {
   }
 
   /** The policy on signals alone (no scores): for uploads the policy trusts without the model. */
-  private decideWithoutScores(base: JobBase, decoded: DecodeSuccess, signals: readonly Signal[], version: VerdictContentVersion, t: { fetchMs: number; decodeMs: number; detectMs: number }): Verdict {
+  private decideWithoutScores(base: JobBase, decoded: DecodeSuccess, signals: readonly Signal[], version: VerdictContentVersion, t: StageTimes): Verdict {
     const outcome = this.o.policy.evaluate({ scores: undefined, signals, meta: base.data.meta });
     return {
       schemaVersion: VERDICT_SCHEMA_VERSION, id: base.jobId, jobId: base.jobId, bucket: base.data.bucket, key: base.data.key, version,
@@ -295,7 +367,7 @@ export class ModerationPipeline {
       policy: { name: this.o.policy.name, version: this.o.policy.version },
       ...(decoded.pages > 1 ? { frames: { count: decoded.pages, judged: decoded.frames, worst: decoded.frames[0]! } } : {}),
       model: this.modelOf(this.o.engine.provider ?? 'none'),
-      timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0, t.detectMs), batch: null,
+      timings: this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, 0, 0, t.detectMs, t.ocrMs), batch: null,
       meta: base.data.meta, attempt: base.attempt, worker: WORKER_ID, decidedAt: new Date().toISOString(),
     };
   }
@@ -314,9 +386,9 @@ export class ModerationPipeline {
   }
 
   /** Scores every judged frame, takes the worst, and lets the policy decide. */
-  private judge(base: JobBase, decoded: DecodeSuccess, signals: readonly Signal[], frames: readonly FrameResult[], version: VerdictContentVersion, t: { fetchMs: number; decodeMs: number; detectMs: number }): Verdict {
+  private judge(base: JobBase, decoded: DecodeSuccess, signals: readonly Signal[], frames: readonly FrameResult[], version: VerdictContentVersion, t: StageTimes): Verdict {
     const first = frames[0]!;
-    const timings = this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, first.batchWaitMs, first.inferMs, t.detectMs);
+    const timings = this.timings(base.data, base.queueMs, t.fetchMs, t.decodeMs, first.batchWaitMs, first.inferMs, t.detectMs, t.ocrMs);
     const scored = frames.map((f) => scoreRow(f.row, this.reading));
     if (scored.some((s) => s === undefined)) {
       // Fail closed: a broken model or export (NaN, ±Infinity) must never wave an image through.
@@ -338,10 +410,10 @@ export class ModerationPipeline {
   }
 
   /** A permanent per-item error becomes an error verdict; a transient one is thrown for a retry. */
-  private async failItem(base: JobBase, err: unknown, t: { fetchMs: number; decodeMs: number }, version: VerdictContentVersion | undefined, log: Logger): Promise<Verdict> {
+  private async failItem(base: JobBase, err: unknown, t: { fetchMs: number; decodeMs: number }, version: VerdictContentVersion | undefined, log: Logger, opts: { readonly finalVerdict?: boolean } = {}): Promise<Verdict> {
     const e = toRevmodError(err);
     const breaker = this.o.storageBreaker;
-    if (breaker && this.o.pauseIntake && STORAGE_OUTAGE_CODES.has(e.code) && breaker.failure()) {
+    if (opts.finalVerdict !== true && breaker && this.o.pauseIntake && STORAGE_OUTAGE_CODES.has(e.code) && breaker.failure()) {
       // Storage looks down from here: pause this worker's intake and hand the job back, delayed,
       // without spending an attempt (DelayedError); other workers keep their own intake.
       this.o.observer?.onRetry?.(e.code);
@@ -350,7 +422,7 @@ export class ModerationPipeline {
       await base.job.moveToDelayed(Date.now() + breaker.pauseMs, base.token);
       throw new DelayedError();
     }
-    if (e.retryable) {
+    if (e.retryable && opts.finalVerdict !== true) {
       this.o.observer?.onRetry?.(e.code);
       log.warn({ code: e.code, attempt: base.attempt }, `transient failure, job will be retried: ${e.message}`);
       throw jobFailure(e);
@@ -382,8 +454,8 @@ export class ModerationPipeline {
     };
   }
 
-  private timings(data: ModerationJobData, queueMs: number, fetchMs: number, decodeMs: number, batchWaitMs: number, inferMs: number, detectMs?: number): VerdictTimings {
-    return { queueMs, fetchMs, decodeMs, ...(detectMs !== undefined ? { detectMs } : {}), batchWaitMs, inferMs, totalMs: Math.max(0, Date.now() - data.submittedAtMs) };
+  private timings(data: ModerationJobData, queueMs: number, fetchMs: number, decodeMs: number, batchWaitMs: number, inferMs: number, detectMs?: number, ocrMs?: number): VerdictTimings {
+    return { queueMs, fetchMs, decodeMs, ...(detectMs !== undefined ? { detectMs } : {}), ...(ocrMs !== undefined ? { ocrMs } : {}), batchWaitMs, inferMs, totalMs: Math.max(0, Date.now() - data.submittedAtMs) };
   }
 
   private async runBatch(items: BatchItem[], ctx: BatchContext): Promise<FrameResult[]> {
@@ -391,14 +463,14 @@ export class ModerationPipeline {
     const startedAt = performance.now();
     const jobIds = [...new Set(items.map((i) => i.jobId))];
     await this.o.crashGuard?.enter(jobIds, 'inference');
-    let result: { logits: Float32Array; inferMs: number };
+    let result: BatchResult;
     try {
       result = await this.o.engine.run(items.map((i) => i.tensor));
     } finally {
       await this.o.crashGuard?.leave(jobIds);
     }
     const { logits, inferMs } = result;
-    const provider = this.o.engine.provider ?? 'cpu';
+    const provider = result.provider ?? this.o.engine.provider ?? 'cpu';
     const classes = this.reading.classes.length;
     const batch = { id: batchId, size: items.length };
     let invalid = 0;

@@ -23,6 +23,8 @@ const thresholdRef = z.union([z.number().min(0).max(1), z.enum(['review', 'block
 const evidencePredicate = z.strictObject({
   /** The value is one of these. */
   in: z.array(jsonValue).optional(),
+  /** The value is none of these (an absent value is none of them). */
+  notIn: z.array(jsonValue).optional(),
   /** The value is in the list held by this field of the job's meta (e.g. a shop's own hosts). */
   inMeta: z.string().min(1).optional(),
   /** The value is not in that list (or the job's meta has no such list). */
@@ -105,7 +107,9 @@ export const DEFAULT_RULES: readonly PolicyRule[] = [
   { name: 'violate_score', if: { score: 'violate', atLeast: 'review' }, then: 'review' },
   { name: 'category_score', if: { score: 'category', atLeast: 'review' }, then: 'review' },
   { name: 'low_confidence', if: { score: 'max', below: 'confidence' }, then: 'review' },
-  { name: 'known_violation', if: { signal: 'known_violation' }, then: 'block' },
+  // A copy of a listed violation: the list's action (block, or review for lists that want a look).
+  { name: 'known_violation', if: { signal: 'known_violation', evidence: { action: { notIn: ['review'] } } }, then: 'block' },
+  { name: 'known_violation_review', if: { signal: 'known_violation', evidence: { action: { equals: 'review' } } }, then: 'review', reason: 'known_violation' },
   { name: 'contact_info', if: { signal: 'contact_info' }, then: 'review' },
   { name: 'banned_text', if: { signal: 'banned_text' }, then: 'review' },
   { name: 'text_heavy', if: { signal: 'text_heavy' }, then: 'review' },
@@ -192,6 +196,7 @@ export function compilePolicy(name: string, rules: readonly PolicyRule[], thresh
         const v = get(s.evidence, path) as z.infer<typeof jsonValue>;
         if (p.equals !== undefined && v !== p.equals) return false;
         if (p.in !== undefined && !p.in.includes(v)) return false;
+        if (p.notIn !== undefined && p.notIn.includes(v)) return false;
         if (p.inMeta !== undefined) {
           const list = get(input.meta, p.inMeta);
           if (!Array.isArray(list) || !list.includes(v)) return false;

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { toRevmodError, type ErrorCode } from '@revmod/client';
 import { CHEAP_DETECTORS } from '../detectors/registry';
 import type { Signal } from '../detectors/detector';
-import sharp from 'sharp';
-import { DIHEDRAL_NAMES, PDQ_DOWNSAMPLE_MAX_SIDE_PX, pdqDihedralHashes, pdqHashToHex } from '../known/pdq';
+import { textGate, type TextGateOptions } from '../detectors/text/text-gate';
+import type { GateResult } from '../detectors/types';
+import { PDQ_DOWNSAMPLE_MAX_SIDE_PX } from '../known/pdq';
+import { pdqOfView } from '../known/upload-pdq';
 import { decodeImage, type PixelView } from '../preprocess/decode-image-views';
 import { createChwNormalizer, writeNormalizedChw, type ChwNormalizer } from '../preprocess/normalize';
 import type { NormalizationSpec, PreprocessOptions } from '../preprocess/preprocess-options';
@@ -22,8 +24,11 @@ export interface DecodeTask {
   readonly maxFrames: number;
   /** Cheap detectors to run, by name (see CHEAP_DETECTORS), with their options. */
   readonly detectors: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  /** Also hand back the RGB view (for OCR, which runs in its own pool). */
-  readonly keepRgbView: boolean;
+  /**
+   * Run the text gate on the grey view and, where it passes, hand back an RGB view of this longest
+   * side for OCR (which runs in its own pool, off the batch path). Unset: no text detection.
+   */
+  readonly text?: { readonly gate: Partial<TextGateOptions>; readonly ocrMaxSidePx: number } | undefined;
   /** Also compute the PDQ perceptual hash and its 7 dihedral variants (known-image lists). */
   readonly pdq: boolean;
 }
@@ -49,7 +54,10 @@ export interface DecodeSuccess {
   /** CHW float32, normalized as the card says: one per judged frame. */
   readonly tensors: readonly Float32Array[];
   readonly signals: readonly Signal[];
-  readonly rgbView: PixelView | undefined;
+  /** The text gate's result, when text detection is on. */
+  readonly textGate: GateResult | undefined;
+  /** The view OCR reads, only where the text gate passed. */
+  readonly ocrView: PixelView | undefined;
   readonly pdq: PdqHashes | undefined;
   readonly decodeMs: number;
   readonly detectMs: number;
@@ -63,19 +71,6 @@ export interface DecodeFailure {
 }
 
 export type DecodeOutcome = DecodeSuccess | DecodeFailure;
-
-/** PDQ from the RGB view, reduced to PDQ's 512-pixel side when it is larger. */
-async function pdqOf(rgb: PixelView): Promise<PdqHashes> {
-  let view: PixelView = rgb;
-  if (Math.max(rgb.width, rgb.height) > PDQ_DOWNSAMPLE_MAX_SIDE_PX) {
-    const side = PDQ_DOWNSAMPLE_MAX_SIDE_PX;
-    const { data, info } = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: rgb.channels } })
-      .resize({ width: side, height: side, fit: 'inside' }).raw().toBuffer({ resolveWithObject: true });
-    view = { data, width: info.width, height: info.height, channels: 3 };
-  }
-  const { hashes, quality } = pdqDihedralHashes(view);
-  return { hashes: DIHEDRAL_NAMES.map((n) => pdqHashToHex(hashes[n])), quality };
-}
 
 /** sha256 of an upload, in a pool thread (hashing megabytes would cost the main thread milliseconds); the bytes go back. */
 export function hash(task: { readonly bytes: Uint8Array }): { sha256: string; bytes: Uint8Array } {
@@ -107,8 +102,8 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
   const t0 = performance.now();
   try {
     const decoded = await decodeImage(bytes, task.preprocess, {
-      greyMaxSide: Math.max(0, ...needs.map((n) => n.greyMaxSide)),
-      rgbMaxSide: Math.max(task.keepRgbView ? 1 : 0, task.pdq ? PDQ_DOWNSAMPLE_MAX_SIDE_PX : 0, ...needs.map((n) => n.rgbMaxSide)),
+      greyMaxSide: Math.max(task.text ? textGate.view.maxSidePx : 0, ...needs.map((n) => n.greyMaxSide)),
+      rgbMaxSide: Math.max(task.pdq ? PDQ_DOWNSAMPLE_MAX_SIDE_PX : 0, ...needs.map((n) => n.rgbMaxSide)),
       maxFrames: task.maxFrames,
     });
     const normalizer = normalizerFor(task.normalization, task.preprocess.cropSize);
@@ -121,14 +116,22 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
     const views = { grey: decoded.grey, rgb: decoded.rgb };
     const signals: Signal[] = [];
     for (const { detector, options } of detectors) signals.push(...(await detector.detect(views, options)));
-    const pdq = task.pdq && decoded.rgb ? await pdqOf(decoded.rgb) : undefined;
+    const pdq = task.pdq && decoded.rgb ? await pdqOfView(decoded.rgb) : undefined;
+    let gate: GateResult | undefined;
+    let ocrView: PixelView | undefined;
+    if (task.text && decoded.grey) {
+      gate = await textGate.check(decoded.grey, task.text.gate);
+      if (gate.pass) {
+        const view = await decoded.viewOf('rgb', task.text.ocrMaxSidePx);
+        // A copy the pool owns outright, so that it can be transferred (libvips' output buffers may not be).
+        ocrView = { ...view, data: new Uint8Array(view.data) };
+      }
+    }
     const t2 = performance.now();
     return {
       ok: true, sha256, format: decoded.header.format,
       width: decoded.plan.upright.width, height: decoded.plan.upright.height,
-      pages: decoded.header.pages, frames: decoded.frames, tensors, signals,
-      // A copy the pool owns outright, so that it can be transferred (libvips' output buffers may not be).
-      rgbView: task.keepRgbView && decoded.rgb ? { ...decoded.rgb, data: new Uint8Array(decoded.rgb.data) } : undefined,
+      pages: decoded.header.pages, frames: decoded.frames, tensors, signals, textGate: gate, ocrView,
       pdq,
       decodeMs: t1 - t0, detectMs: t2 - t1,
     };

@@ -7,6 +7,7 @@ import { createRedisConnection, isRevmodError, RevmodError, type ErrorCode, type
 import type { RevmodConfig } from '../config';
 import { CONSOLE_ROLES, createWebAuth, hasRole, securityHeaders, sendError, type Identity, type UsersDirectory } from '../identity';
 import { createS3Client } from '../storage/s3-object-store';
+import { verdictCacheOf } from '../known/verdict-cache';
 import { DecisionLog } from './decision-log';
 import { DecisionService } from './decision-service';
 import { MESSAGES, languageOf, isLanguage } from './i18n';
@@ -98,6 +99,9 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
   const decisions = new DecisionService({
     store, log, queue, taxonomy, retainDecisionsSeconds: config.retention.decisionsSeconds,
     keepOcrText: config.review.logOcrText, metrics, logger,
+    ...(config.known.enabled ? {
+      known: verdictCacheOf(redis, config),
+    } : {}),
   });
   const proxy = new ImageProxy({ s3, allowedBuckets: consoleImageBuckets(config), maxBytes: config.limits.maxBytes, maxPixels: config.limits.maxPixels, timeoutMs: config.s3.requestTimeoutMs });
   const ingest: Ingest | undefined = (o.ingest ?? true) ? startIngest({ config, connection: blocking, store, logger, metrics }) : undefined;

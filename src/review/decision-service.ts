@@ -5,6 +5,7 @@ import {
   type DecisionKind, type DecisionState, type Outcome, type ReviewDecision,
 } from '@revmod/client';
 import { hasRole, type Identity } from '../identity';
+import type { VerdictCache } from '../known/verdict-cache';
 import type { DecisionLog } from './decision-log';
 import type { ReviewMetrics } from './review-metrics';
 import type { DecisionSummary, ReviewItem, ReviewStore } from './review-store';
@@ -31,6 +32,8 @@ export interface DecisionServiceOptions {
   readonly retainDecisionsSeconds: number;
   readonly keepOcrText: boolean;
   readonly metrics?: ReviewMetrics;
+  /** Known images: each final decision is recorded by the image's sha256, so re-uploads get it without a second look. */
+  readonly known?: VerdictCache;
   readonly logger: Logger;
 }
 
@@ -152,9 +155,22 @@ export class DecisionService {
     const state: DecisionState = { jobId: id, status: 'final', outcome: decision.outcome, source: 'reviewer', round: decision.round, decision: summary, updatedAt: decision.decidedAt };
     await this.o.store.commitDecision(identity.id, token, decision, state);
     this.o.metrics?.onDecision(decision);
+    await this.remember(begin.item, decision);
     // Durable and recorded: the reviewer need not wait for the queue; a failed publish stays in the outbox.
     void this.publish(decision).catch((err) => this.o.logger.warn({ err, decisionId: decision.id }, 'decision recorded; publishing it is left to the outbox'));
     return { decision: summary, repeated: false };
+  }
+
+  /**
+   * Records the decision for the image's bytes: a re-upload of them gets this outcome and these
+   * reasons (and `reusedFrom` the reviewed verdict). Best effort: the decision itself is durable in
+   * the log already; a lost record only costs a later second look.
+   */
+  private async remember(item: ReviewItem, decision: ReviewDecision): Promise<void> {
+    if (!this.o.known || item.sha256 === null) return;
+    const { signature: _s, error: _e, ...verdict } = item.verdict;
+    await this.o.known.recordDecision(item.sha256, { ...verdict, decision: decision.outcome, reasons: decision.reasons })
+      .catch((err: Error) => this.o.logger.warn({ err: err.message, jobId: item.id }, 'decision recorded; keeping it for re-uploads of the same bytes failed'));
   }
 
   private async publish(decision: ReviewDecision): Promise<void> {

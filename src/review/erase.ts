@@ -2,6 +2,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Queue } from 'bullmq';
 import { createHash, randomBytes } from 'node:crypto';
 import { decisionIdFor, jobIdFor, type ReviewDecision } from '@revmod/client';
+import type { VerdictCache } from '../known/verdict-cache';
 import type { DecisionLog } from './decision-log';
 import { parseTarget, pruneExport } from './dataset-export';
 import type { ReviewStore } from './review-store';
@@ -23,6 +24,8 @@ export interface EraseOptions {
   /** The Redis sorted set where `dataset export` records its locations. */
   readonly exportsKey: string;
   readonly dryRun?: boolean;
+  /** Known images: the verdicts and decisions kept for re-uploads of these bytes go too. */
+  readonly known?: VerdictCache;
 }
 
 export interface EraseReport {
@@ -32,6 +35,8 @@ export interface EraseReport {
   readonly logDecisions: number;
   readonly logObjects: number;
   readonly exportEntries: number;
+  /** Verdicts and decisions kept for re-uploads of the bytes, removed (only with known images on). */
+  readonly knownVerdicts?: number;
   /** Where the record of this erasure was written (absent in a dry run). */
   readonly record?: string;
 }
@@ -56,8 +61,10 @@ export async function eraseImage(o: EraseOptions): Promise<EraseReport> {
   let reviewItems = 0;
   let queueJobs = 0;
   let maxRound = 0;
+  const shas = new Set<string>('sha256' in s ? [s.sha256] : []);
   for (const id of ids) {
     const item = await o.store.get(id);
+    if (item?.sha256) shas.add(item.sha256);
     maxRound = Math.max(maxRound, item?.round ?? 0);
     if (!o.dryRun && (await o.store.deleteItem(id, o.by))) reviewItems += 1;
     else if (o.dryRun && item) reviewItems += 1;
@@ -90,7 +97,9 @@ export async function eraseImage(o: EraseOptions): Promise<EraseReport> {
       ids.has(m.source.jobId) || ('sha256' in s ? m.sha256 === s.sha256 : m.source.bucket === s.bucket && m.source.key === s.key);
     exportEntries += o.dryRun ? 0 : await pruneExport(parseTarget(loc), o.s3, drop);
   }
-  const report = { jobIds: [...ids], reviewItems, queueJobs, logDecisions, logObjects, exportEntries };
+  let knownVerdicts = 0;
+  if (o.known && !o.dryRun) for (const sha256 of shas) knownVerdicts += await o.known.forget(sha256);
+  const report = { jobIds: [...ids], reviewItems, queueJobs, logDecisions, logObjects, exportEntries, ...(o.known ? { knownVerdicts } : {}) };
   if (o.dryRun) return report;
   const at = new Date();
   const record = `${o.log.prefix}erasures/${at.toISOString().slice(0, 10).replace(/-/g, '/')}/${at.toISOString().replace(/[:.]/g, '')}-${randomBytes(3).toString('hex')}.json`;

@@ -4,8 +4,12 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RevmodConfig } from '../config';
-import { RevmodError, createRedisConnection, signVerdict, type ModerationJobData, type Verdict } from '@revmod/client';
+import { ModerationClient, RevmodError, createRedisConnection, signVerdict, type ModerationJobData, type Verdict } from '@revmod/client';
+import { clientConfigOf } from '../config';
+import { KnownLists } from '../known/known-lists';
+import { ListRequestWorker } from '../known/list-request-worker';
 import { InferenceEngine } from '../model/inference-engine';
+import type { ProviderAttempt } from '../model/execution-providers';
 import { loadModel, type LoadedModel } from '../model/load-model';
 import { ioContractOf } from '../model/model-io';
 import { ModerationPipeline } from '../pipeline/moderation-pipeline';
@@ -17,10 +21,16 @@ import { compilePolicy, DEFAULT_RULES, readPolicyFile, SENSITIVITY_PRESETS, vali
 import { ImagePool } from '../pool/image-pool';
 import { WeightedSemaphore } from '../util/weighted-semaphore';
 import { CrashGuard } from '../pipeline/crash-guard';
+import type { OcrPool } from '../detectors/text/ocr-pool';
+import { workerDetectors } from './detector-setup';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 import { createS3Client } from '../storage/s3-object-store';
 import { modelAliasChannel, ModelSource, type AliasMoved } from '../model/model-source';
 import type { ModelCard } from '../model/model-card';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { listStoreOf } from '../known/list-store';
+import { RedisKnownImages } from '../known/redis-known-images';
+import { verdictCacheOf } from '../known/verdict-cache';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -36,6 +46,8 @@ export interface WorkerStatus {
   readonly policy: { readonly name: string; readonly version: string } | undefined;
   /** The execution provider running batches, once the model is loaded. */
   readonly executionProvider: string | undefined;
+  /** Times each execution provider was tried (or ruled out) and not used, over every inference-thread start. */
+  readonly executionProviderFallbacks: Readonly<Record<string, number>>;
   readonly inferenceRestarts: number;
   /** Epoch ms until which this worker's intake is paused (object store down), if it is. */
   readonly intakePausedUntilMs: number | undefined;
@@ -89,12 +101,27 @@ export function effectiveThresholds(config: RevmodConfig, model: LoadedModel, fi
 
 type PolicyFileThresholds = NonNullable<Awaited<ReturnType<typeof readPolicyFile>>['thresholds']>;
 
+/** Signals the default policy decides on without the model. */
+export const DEFAULT_SKIP_CLASSIFIER_FOR: readonly string[] = ['known_violation'];
+
 /** The policy in force: the file's rules (or the default's) over the effective thresholds. */
 export async function loadWorkerPolicy(config: RevmodConfig, model: LoadedModel): Promise<Policy> {
   const file = config.policy.file !== undefined ? await readPolicyFile(config.policy.file) : undefined;
   const thresholds = effectiveThresholds(config, model, file?.thresholds);
   const violationGroups = [...new Set(Object.values(model.card.groups))].filter((g) => g !== NORMAL_GROUP);
-  return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups, file?.skipClassifierFor ?? []);
+  // The default policy decides a listed violation on the list alone (block is final): no inference.
+  return compilePolicy(file?.name ?? 'default', file?.rules ?? DEFAULT_RULES, thresholds, violationGroups, file?.skipClassifierFor ?? DEFAULT_SKIP_CLASSIFIER_FOR);
+}
+
+/** REVMOD_GPU_WARMUP_SIZES as batch sizes, each checked against the batch size. */
+export function gpuWarmUpSizes(config: RevmodConfig): number[] {
+  return config.model.gpuWarmUpSizes.map((text) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > config.batch.size) {
+      throw new RevmodError('CONFIG_INVALID', `model.gpuWarmUpSizes (REVMOD_GPU_WARMUP_SIZES): each must be a batch size from 1 to ${config.batch.size} (REVMOD_BATCH_SIZE), received "${text}"`);
+    }
+    return n;
+  });
 }
 
 /** An eighth of the memory this process may use (its cgroup's limit, else the machine's RAM). */
@@ -126,6 +153,7 @@ export class ModerationWorker {
   private model: LoadedModel | undefined;
   private policy: Policy | undefined;
   private pool: ImagePool | undefined;
+  private ocrPool: OcrPool | undefined;
   private starting: Promise<void> | undefined;
   private closing: Promise<{ forced: boolean }> | undefined;
   private inferenceStopped = false;
@@ -145,6 +173,11 @@ export class ModerationWorker {
   private readonly pipelineIdle = new Map<ModerationPipeline, () => void>();
   private byteBudget: WeightedSemaphore | undefined;
   private readonly retiring = new Set<Promise<void>>();
+  private known: RedisKnownImages | undefined;
+  private listRequests: ListRequestWorker | undefined;
+  private listsConnection: Redis | undefined;
+  private knownS3: S3Client | undefined;
+  private detectors: ReturnType<typeof workerDetectors> | undefined;
 
   constructor(readonly config: RevmodConfig, private readonly deps: ModerationWorkerDeps) {}
 
@@ -175,6 +208,7 @@ export class ModerationWorker {
       thresholds: this.policy?.thresholds,
       policy: this.policy ? { name: this.policy.name, version: this.policy.version } : undefined,
       executionProvider: this.engine?.provider,
+      executionProviderFallbacks: this.engine?.providerFallbacks ?? {},
       inferenceRestarts: this.engine?.restartCount ?? 0,
       intakePausedUntilMs: this.intakePausedUntil,
       pendingItems: this.pipeline?.pendingItems ?? 0,
@@ -216,7 +250,7 @@ export class ModerationWorker {
     const { card, sha256 } = this.model;
     log.info({
       model: { name: card.name, version: card.version, sha256, trained: card.trained, path: config.model.path, ...(sourced.modelPath !== config.model.path ? { local: sourced.modelPath } : {}) },
-      executionProvider: engineInfo.provider, requested: config.model.executionProvider,
+      executionProvider: engineInfo.provider, requested: config.model.executionProvider, fallbacks: engineInfo.fallbacks, warmUpMs: engineInfo.warmUpMs,
       policy: { name: this.policy.name, version: this.policy.version, rules: this.policy.rules.length }, thresholds: this.policy.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${engineInfo.provider}`);
     if (!card.trained) log.warn('serving an UNTRAINED model (REVMOD_ALLOW_UNTRAINED_MODEL=true): its verdicts mean nothing; bring your fine-tuned model (README "Model contract")');
@@ -228,8 +262,17 @@ export class ModerationWorker {
     this.connection.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
     this.store = this.deps.store ?? new S3ObjectStore(config.s3);
     this.publisher = new VerdictPublisher(config, this.connection);
+    if (config.known.enabled) await this.startKnownImages();
+    this.checkNotClosing();
+    const detectors = workerDetectors(config);
+    this.ocrPool = detectors.ocrPool;
     this.pool = new ImagePool({ threads: config.pool.threads, ...(this.deps.poolEntryFile !== undefined ? { entryFile: this.deps.poolEntryFile } : {}) });
+    this.detectors = detectors;
     this.pipeline = this.createPipeline(this.engine, this.model, this.policy);
+    const names = [...Object.keys(detectors.cheap), ...(detectors.text ? [`text (gate, then OCR on ${config.detectors.ocrThreads} thread(s))`] : [])];
+    log.info({ detectors: detectors.cheap, text: detectors.text !== undefined }, `detectors: ${names.length > 0 ? names.join(', ') : 'none'}`);
+    if (this.known) await this.startListRequests();
+    this.checkNotClosing();
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
     this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job, token) => this.processJob(job, token), {
       connection: this.connection,
@@ -271,13 +314,22 @@ export class ModerationWorker {
       modelPath,
       executionProvider: config.model.executionProvider,
       intraOpThreads: config.model.intraOpThreads,
+      webgpuLayout: config.model.webgpuLayout,
+      warmUpSizes: gpuWarmUpSizes(config),
+      padToWarmUpSizes: config.model.gpuPadBatches,
       maxBatchSize: config.batch.size,
       contract: ioContractOf(card),
       runTimeoutMs: config.model.inferenceTimeoutMs,
       ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
     });
-    engine.on('fallback', (reason: string) => log.warn({ reason }, 'CUDA execution provider unavailable, running on CPU'));
-    engine.on('restart', (reason: string) => log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried'));
+    engine.on('fallback', (reason: string, attempt: ProviderAttempt) => log.warn({ provider: attempt.provider, reason }, `${attempt.provider} execution provider not used: ${reason}`));
+    engine.on('restart', (reason: string) => {
+      log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried');
+      const was = engine.provider;
+      void engine.start().then((info) => {
+        if (info.provider !== was) log.warn({ executionProvider: info.provider, was, fallbacks: info.fallbacks }, `inference now runs on ${info.provider} (was ${was ?? 'none'})`);
+      }, () => undefined);
+    });
     engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
     // Only the serving engine may stop the worker; a retired one is closing anyway.
     engine.on('fatal', (reason: string) => { if (engine === this.engine) this.fail(`inference engine cannot go on: ${reason}`); });
@@ -297,7 +349,9 @@ export class ModerationWorker {
       model: { name: card.name, version: card.version, sha256 },
       card,
       policy,
-      detectors: {},
+      detectors: this.detectors!.cheap,
+      ...(this.detectors!.text ? { text: this.detectors!.text } : {}),
+      ...(this.known ? { known: this.known } : {}),
       maxFrames: config.limits.maxFrames,
       // One budget for the worker, shared by a pipeline and the one it replaces.
       byteBudget: (this.byteBudget ??= new WeightedSemaphore(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes))),
@@ -435,6 +489,41 @@ export class ModerationWorker {
     await engine.close();
   }
 
+  /** Known images: the verdict cache and the lists (loaded from Redis, or rebuilt there from the S3 journal). */
+  private async startKnownImages(): Promise<void> {
+    const { config } = this;
+    const redis = this.connection!;
+    const { known } = config;
+    if (known.journalBucket !== undefined) this.knownS3 = createS3Client(config.s3, 8);
+    else this.deps.logger.warn('REVMOD_KNOWN_JOURNAL_BUCKET is not set: the known-image lists can be read but not changed, and a Redis loss would lose them');
+    const store = listStoreOf(redis, this.knownS3, config);
+    const cache = verdictCacheOf(redis, config);
+    this.known = new RedisKnownImages({ redis, store, cache, syncIntervalMs: known.syncIntervalMs, logger: this.deps.logger });
+    await this.known.start();
+  }
+
+  /** Answers the SDK's list requests here: this process has S3, the decoder and the live index. */
+  private async startListRequests(): Promise<void> {
+    const { config } = this;
+    const known = this.known!;
+    const verdicts = new ModerationClient({ config: clientConfigOf(config), connection: this.connection! });
+    const lists = new KnownLists({
+      store: listStoreOf(this.connection!, this.knownS3, config), objects: this.store!, allowedBuckets: config.requests.allowedBuckets,
+      verdictOf: (id) => verdicts.getVerdict(id), maxBytes: config.limits.maxBytes,
+      decode: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg },
+      match: (pdq) => known.matches(pdq),
+    });
+    this.listsConnection = createRedisConnection(config, 'worker');
+    this.listsConnection.on('error', () => undefined);
+    this.listRequests = new ListRequestWorker({ lists, connection: this.listsConnection, queue: config.queues.lists, prefix: config.redis.prefix, logger: this.deps.logger });
+    await this.listRequests.waitUntilReady();
+  }
+
+  /** The known images of this worker, when on (tests read their state). */
+  get knownImages(): RedisKnownImages | undefined {
+    return this.known;
+  }
+
   /**
    * Stops this worker taking jobs for `ms` (the object store is unreachable from here); jobs in
    * flight go on. Readiness says why meanwhile. Other workers are not affected.
@@ -517,7 +606,12 @@ export class ModerationWorker {
     // Engines of replaced pipelines, closed once their last jobs (finished by now) are done.
     await Promise.all(this.retiring);
     await this.pool?.close();
+    await this.ocrPool?.close();
     await this.publisher?.close().catch(() => undefined);
+    await this.listRequests?.close().catch(() => undefined);
+    this.listsConnection?.disconnect();
+    await this.known?.close();
+    this.knownS3?.destroy();
     this.store?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
     this.stateValue = 'closed';

@@ -11,13 +11,16 @@ export function uniquePrefix(name: string): string {
 
 /**
  * Config for tests: the environment is ignored so a developer's variables cannot leak in, and the
- * generated (untrained) test models are allowed unless a test says otherwise.
+ * generated (untrained) test models are allowed unless a test says otherwise. The detectors are off
+ * unless a test turns them on: most tests judge the classifier and the queues on synthetic images,
+ * which the blur and text rules would flag (test/integration/detectors-worker.test.ts runs them).
  */
 export function testConfig(overrides: RevmodConfigInput): RevmodConfig {
   return loadConfig({
     ...overrides,
     redis: { url: TEST_REDIS_URL, ...(overrides.redis ?? {}) },
     model: { allowUntrained: true, ...(overrides.model ?? {}) },
+    detectors: { blur: false, qr: false, text: false, ...(overrides.detectors ?? {}) },
   }, {});
 }
 

@@ -12,6 +12,8 @@ import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import { deletePrefix, testConfig, TEST_REDIS_URL, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
+import { buildDetectorSet } from '../../tools/detector-set/build-set';
+import { PHOTO_DIRS, requireFonts } from '../helpers/detector-images';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const BIN = join(REPO_ROOT, 'workers/revmod.js');
@@ -43,8 +45,8 @@ describe('the revmod CLI', () => {
     it('prints help for the program and for every command, exit 0', () => {
       const top = revmod(['--help']);
       expect(top.status).toBe(0);
-      for (const name of ['worker', 'ops', 'submit', 'verdict', 'failed', 'model', 'demo', 'review', 'users', 'decisions', 'dataset', 'delete', 'retention']) expect(top.stdout).toContain(name);
-      for (const cmd of [['worker'], ['ops'], ['submit'], ['verdict'], ['failed', 'list'], ['failed', 'retry'], ['model', 'check'], ['model', 'make'], ['demo'],
+      for (const name of ['worker', 'ops', 'submit', 'verdict', 'failed', 'model', 'demo', 'review', 'users', 'decisions', 'dataset', 'delete', 'retention', 'eval']) expect(top.stdout).toContain(name);
+      for (const cmd of [['worker'], ['ops'], ['eval', 'detectors'], ['submit'], ['verdict'], ['failed', 'list'], ['failed', 'retry'], ['model', 'check'], ['model', 'make'], ['demo'],
         ['review'], ['users', 'add'], ['users', 'list'], ['users', 'remove'], ['decisions', 'replay'], ['dataset', 'export'], ['delete'], ['retention', 'apply']]) {
         const r = revmod([...cmd, '--help']);
         expect({ cmd, status: r.status, usage: r.stdout.startsWith(`Usage: revmod ${cmd.join(' ')}`) }).toEqual({ cmd, status: 0, usage: true });
@@ -201,5 +203,27 @@ describe('the revmod CLI', () => {
       expect(await runCli(['failed', 'retry', '--code', 'INVALID_JOB'], retry)).toBe(0);
       expect(retry.stdout).toEqual(['feed01']);
     });
+  });
+
+  describe('eval detectors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'revmod-cli-eval-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('prints precision and recall per detector on a labelled set, and names a folder without labels', async () => {
+      requireFonts();
+      const labels = await buildDetectorSet({ outDir: dir, counts: { clean: 2, blurry: 1, qr: 1, contact: 2, benign_text: 1, banned: 0, screenshot: 0 }, seed: 5, photoDirs: PHOTO_DIRS });
+      const r = revmod(['eval', 'detectors', dir, '--json']);
+      expect(r.stderr).toContain(`${labels.length}/${labels.length} images`);
+      expect(r.status).toBe(0);
+      const report = JSON.parse(r.stdout) as { images: number; qr: { positives: number; recall: number }; blur: { positives: number } };
+      expect(report.images).toBe(labels.length);
+      expect(report.qr.positives).toBe(1);
+      expect(report.blur.positives).toBe(1);
+      const text = revmod(['eval', 'detectors', dir]);
+      expect(text.stdout).toMatch(/QR/);
+      const none = revmod(['eval', 'detectors', join(dir, 'nowhere')]);
+      expect(none.status).toBe(2);
+      expect(none.stderr).toMatch(/no labels\.jsonl in ".*nowhere"/);
+    }, 120_000);
   });
 });

@@ -4,7 +4,7 @@ import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import * as fixtures from '../fixtures/hostile-images';
 import { QueueInspector, waitUntil, WorkerFleet } from '../helpers/fault-harness';
-import { POISON_MARKER } from '../helpers/poison-pool-thread';
+import { POISON_MARKER } from '../../tools/chaos/poison-pool-thread';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
 import { VerdictCollector } from '../helpers/worker-harness';
 
@@ -55,7 +55,7 @@ describe('a poison image that kills the worker while it is decoded', () => {
   });
 
   it('gives the poison a PROCESSING_CRASHED verdict and its batch-mates their normal verdicts', async () => {
-    const entry = join(__dirname, '../helpers/poison-worker.ts');
+    const entry = join(__dirname, '../../tools/chaos/poison-worker.ts');
     let deaths = 0;
     let current = fleet.start('worker-1', {}, entry);
     await current.ready();

@@ -62,6 +62,17 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
     expect(1 / (1 + Math.exp(logits[0]! - logits[1]!))).toBeCloseTo(probeViolateScore([255, 0, 0]), 3);
   });
 
+  it('keeps batches sent back to back apart: each gets its own images\' scores', async () => {
+    engine = new InferenceEngine({ modelPath: probe, executionProvider: 'cpu', maxBatchSize: 2, contract: probeContract });
+    await engine.start();
+    const colours: Array<readonly [number, number, number]> = [[255, 0, 0], [0, 0, 255], [200, 100, 0], [0, 60, 255]];
+    // Posted together, the messages reach the thread before its first run starts.
+    const results = await Promise.all(colours.map((c) => engine!.run([solid(c)])));
+    results.forEach(({ logits }, i) => {
+      expect(1 / (1 + Math.exp(logits[0]! - logits[1]!))).toBeCloseTo(probeViolateScore(colours[i]!), 3);
+    });
+  });
+
   it('rejects a file that is not an ONNX model, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'revmod-bad-model-'));
     try {

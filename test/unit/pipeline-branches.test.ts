@@ -14,6 +14,27 @@ import { decode, hash } from '../../src/pool/decode-task';
 import { compilePolicy, DEFAULT_RULES } from '../../src/policy';
 import { jobIdFor } from '@revmod/client';
 import type { KnownImages } from '../../src/known/known-images';
+import type { TextDetection } from '../../src/pipeline/moderation-pipeline';
+import { createTextDetector, type OcrRunner } from '../../src/detectors/text/text-detector';
+import type { OcrLine, OcrResult } from '../../src/detectors/text/paddle-ocr';
+
+/** OCR that reads fixed lines, or fails as told; counts its calls. */
+class FakeOcr implements OcrRunner {
+  calls = 0;
+  failWith: RevmodError | undefined;
+  constructor(private readonly lines: readonly string[]) {}
+  async recognise(): Promise<OcrResult> {
+    this.calls += 1;
+    if (this.failWith) throw this.failWith;
+    const box = [{ x: 0, y: 0 }, { x: 1, y: 0 }, { x: 1, y: 1 }, { x: 0, y: 1 }] as unknown as OcrLine['box'];
+    return { lines: this.lines.map((text) => ({ text, confidence: 0.99, box })), textAreaFraction: 0.1, detMs: 1, recMs: 1 };
+  }
+}
+
+/** Text detection whose gate lets every image through (the test photo has no text to find). */
+function textDetection(ocr: OcrRunner): TextDetection {
+  return { detector: createTextDetector(ocr), gate: { minScore: -1000 }, options: {} };
+}
 
 /** A backend that answers fixed logits, or fails as told. */
 class FakeBackend implements InferenceBackend {
@@ -47,10 +68,10 @@ class FakeStore implements ObjectStore {
 }
 
 /** A job as the SDK makes it: its id derives from its payload (here: an ETag per name). */
-function fakeJob(name: string, attemptsMade = 0): Job<ModerationJobData> & { delayedUntil?: number } {
+function fakeJob(name: string, attemptsMade = 0, attempts = 3): Job<ModerationJobData> & { delayedUntil?: number } {
   const data = { bucket: 'photos', key: `${name}.jpg`, etag: name, meta: {}, submittedAtMs: Date.now() };
   const job = {
-    id: jobIdFor(data.bucket, data.key, data), attemptsMade, timestamp: Date.now(), data,
+    id: jobIdFor(data.bucket, data.key, data), attemptsMade, timestamp: Date.now(), data, opts: { attempts },
     async moveToDelayed(until: number) { job.delayedUntil = until; },
     delayedUntil: undefined as number | undefined,
   };
@@ -63,7 +84,7 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     photo = await sharp({ create: { width: 300, height: 260, channels: 3, background: { r: 90, g: 140, b: 60 } } }).jpeg().toBuffer();
   });
 
-  function pipeline(store: FakeStore, backend: FakeBackend, options: { breaker?: StorageBreaker; pauses?: number[]; broken?: string[]; batchSize?: number; maxWaitMs?: number; known?: KnownImages; skipClassifierFor?: string[] } = {}) {
+  function pipeline(store: FakeStore, backend: FakeBackend, options: { breaker?: StorageBreaker; pauses?: number[]; broken?: string[]; batchSize?: number; maxWaitMs?: number; known?: KnownImages; skipClassifierFor?: string[]; text?: TextDetection } = {}) {
     const published: Verdict[] = [];
     const retries: string[] = [];
     const publisher = { publish: async (vs: readonly Verdict[]) => { published.push(...vs); } } as unknown as VerdictPublisher;
@@ -74,6 +95,7 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
       model: { name: 'fake', version: '1', sha256: 'f'.repeat(64) },
       policy: compilePolicy('default', DEFAULT_RULES, { violate: 0.7, confidence: 0.7, block: null }, ['violate'], options.skipClassifierFor ?? []),
       ...(options.known ? { known: options.known } : {}),
+      ...(options.text ? { text: options.text } : {}),
       detectors: {}, maxFrames: 1,
       card: parseModelCard({
         name: 'fake', version: '1', description: '', trained: false, classes: ['normal', 'violate'],
@@ -215,6 +237,31 @@ describe('ModerationPipeline branches (fake backend, store and publisher)', () =
     const v = await p.process(fakeJob('k3'));
     expect(backend.runs).toBe(0);
     expect(v).toMatchObject({ decision: 'pass', scores: null, labels: ['known_ok'], evidence: { known_ok: { list: 'shop-banners', distance: 3 } } });
+  });
+
+  it('adds OCR\'s findings to the classifier\'s verdict, with the OCR time', async () => {
+    const ocr = new FakeOcr(['加微信 wx_shop8866']);
+    const backend = new FakeBackend();
+    const { p } = pipeline(new FakeStore(photo), backend, { text: textDetection(ocr) });
+    const v = await p.process(fakeJob('t1'));
+    expect(ocr.calls).toBe(1);
+    expect(backend.runs).toBe(1);
+    expect(v).toMatchObject({ decision: 'review', reasons: ['contact_info'], label: 'normal' });
+    expect(v.timings.ocrMs).toBeGreaterThanOrEqual(0);
+    await p.drain();
+  });
+
+  it('retries a job whose OCR failed, and on its last attempt fails closed (review with the code)', async () => {
+    const ocr = new FakeOcr([]);
+    ocr.failWith = new RevmodError('OCR_FAILED', 'OCR failed: the thread died');
+    const { p, published, retries } = pipeline(new FakeStore(photo), new FakeBackend(), { text: textDetection(ocr) });
+    await expect(p.process(fakeJob('t2', 0, 2))).rejects.toThrow(/^OCR_FAILED: OCR failed: the thread died$/);
+    expect(published).toEqual([]);
+    expect(retries).toEqual(['OCR_FAILED']);
+    const last = await p.process(fakeJob('t2', 1, 2));
+    expect(last).toMatchObject({ decision: 'review', reasons: ['error'], error: { code: 'OCR_FAILED' } });
+    expect(published).toHaveLength(1);
+    await p.drain();
   });
 
   it('refuses a job whose id is not the one its payload derives (a forged id)', async () => {

@@ -94,6 +94,14 @@ describe('detector signals and meta in the default policy', () => {
     expect(policy.evaluate({ scores: clean, signals: [], meta: {} })).toMatchObject({ decision: 'pass', reasons: [] });
   });
 
+  it('follows a list\'s action on a known violation: block, or review for lists that want a look', () => {
+    const listed = (action: string) => signal('known_violation', { list: 'spam', action, distance: 4 });
+    expect(policy.evaluate({ scores: clean, signals: [listed('block')], meta: {} })).toMatchObject({ decision: 'block', reasons: ['known_violation'] });
+    expect(policy.evaluate({ scores: clean, signals: [listed('review')], meta: {} })).toMatchObject({ decision: 'review', reasons: ['known_violation'], matched: ['known_violation_review'] });
+    expect(policy.evaluate({ scores: clean, signals: [listed('review'), listed('block')], meta: {} }).decision).toBe('block');
+    expect(policy.evaluate({ scores: clean, signals: [signal('known_ok', { list: 'banners', action: 'pass' })], meta: {} })).toMatchObject({ decision: 'pass', labels: ['known_ok'] });
+  });
+
   it('lets a shop allow-list its own QR hosts through meta, and only those', () => {
     const qr = signal('qr_code', { host: 'shop.example.com' });
     expect(policy.evaluate({ scores: clean, signals: [qr], meta: { allowedQrHosts: ['shop.example.com'] } }).decision).toBe('pass');

@@ -5,6 +5,7 @@
 import { SeededRandom } from '../../src/util/seeded-random';
 import sharp from 'sharp';
 import type { ErrorCode } from '@revmod/client';
+import { POISON_MARKER } from './poison-pool-thread';
 
 export interface SoakObject {
   readonly name: string;
@@ -38,7 +39,7 @@ function noise(size: number, seed: number): Buffer {
  * Good photos (scored verdicts) and hostile/odd objects. `maxBytes` is the worker's limit: one
  * object is made larger than it (refused from its Content-Length).
  */
-export async function soakObjects(maxBytes: number): Promise<{ good: SoakObject[]; hostile: SoakObject[] }> {
+export async function soakObjects(maxBytes: number): Promise<{ good: SoakObject[]; hostile: SoakObject[]; poison: SoakObject }> {
   const good: SoakObject[] = [];
   const sizes: Array<[number, number]> = [[1440, 1080], [1080, 1080], [800, 600], [640, 480], [1080, 1440], [451, 300]];
   for (const [i, [w, h]] of sizes.entries()) {
@@ -67,5 +68,8 @@ export async function soakObjects(maxBytes: number): Promise<{ good: SoakObject[
     { name: 'oversized.jpg', bytes: Buffer.concat([jpeg, Buffer.alloc(maxBytes + 1 - jpeg.length, 0)]), expectCode: 'OBJECT_TOO_LARGE' },
     { name: 'never-uploaded.jpg', bytes: undefined, expectCode: 'OBJECT_NOT_FOUND' },
   ];
-  return { good, hostile };
+  // A photo that kills every worker process that decodes it (with the poison pool thread of
+  // poison-pool-thread.ts): after REVMOD_POISON_CRASHES deaths it must get PROCESSING_CRASHED.
+  const poison: SoakObject = { name: 'poison.jpg', bytes: Buffer.concat([jpeg, Buffer.from(POISON_MARKER)]), expectCode: 'PROCESSING_CRASHED' };
+  return { good, hostile, poison };
 }

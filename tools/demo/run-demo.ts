@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -7,6 +8,7 @@ import { ensureNsfwModel } from '../../src/model-import/ensure-nsfw-model';
 import { DEFAULT_NSFWJS_VARIANT } from '../../src/model-import/nsfwjs';
 import { ModerationClient, type Verdict, consumeVerdicts } from '@revmod/client';
 import { ModerationWorker } from '../../src/worker/moderation-worker';
+import { maskSignalForLog } from '../../src/detectors/text/mask';
 import { deletePrefix } from '../dev/redis-keys';
 import { ensureRedis } from '../dev/redis-server';
 import { S3Server } from '../dev/s3-server';
@@ -32,9 +34,21 @@ export const DEFAULT_DEMO_OPTIONS = { imagesDir: resolve('samples'), copies: 4, 
 
 const BUCKET = 'revmod-demo';
 
+/** One line of what the detectors found, masked as in the logs (phone numbers and ids are personal data). */
+function findings(v: Verdict): string {
+  const parts: string[] = [];
+  for (const [reason, evidence] of Object.entries(v.evidence ?? {})) {
+    const signal = maskSignalForLog({ reason, evidence }).evidence as Record<string, unknown>;
+    if (Array.isArray(signal.matches)) parts.push(`${reason}: ${(signal.matches as Array<{ kind: string; value: string }>).map((m) => `${m.kind} ${m.value}`).join(', ')}`);
+    else if (typeof signal.host === 'string') parts.push(`${reason}: ${signal.host}`);
+    else if (typeof signal.sharpness === 'number') parts.push(`${reason}: sharpness ${signal.sharpness} < ${String(signal.threshold)}`);
+  }
+  return parts.length > 0 ? ` [${parts.join('; ')}]` : '';
+}
+
 function row(v: Verdict): string {
   const score = typeof v.violate === 'number' ? v.violate.toFixed(3) : '  -  ';
-  const extra = v.error ? `${v.error.code}: ${v.error.message}` : `${v.reasons.join(',') || 'ok'}; batch of ${v.batch?.size}`;
+  const extra = v.error ? `${v.error.code}: ${v.error.message}` : `${v.reasons.join(',') || 'ok'}; batch of ${v.batch?.size}${findings(v)}`;
   return `${v.decision.padEnd(6)} ${(v.label ?? '-').padEnd(7)} violate=${score}  ${String(Math.round(v.timings.totalMs)).padStart(5)} ms  ${v.key}  (${extra})`;
 }
 
@@ -78,11 +92,19 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
         keys.push(key);
       }
     }
+    // Photos the detectors catch (contact text, a QR code, a blurred photo), once each.
+    const detectorDir = join(options.imagesDir, 'detectors');
+    const detectorNames = existsSync(detectorDir) ? (await readdir(detectorDir)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort() : [];
+    for (const name of detectorNames) {
+      const key = `reviews/detectors/${name}`;
+      await s3.put(BUCKET, key, await readFile(join(detectorDir, name)));
+      keys.push(key);
+    }
     // Two items that must get error verdicts without disturbing their batch-mates.
     const first = await readFile(join(options.imagesDir, names[0]!));
     await s3.put(BUCKET, 'reviews/broken/truncated.jpg', first.subarray(0, Math.floor(first.length / 3)));
     keys.push('reviews/broken/truncated.jpg', 'reviews/broken/never-uploaded.jpg');
-    print(`uploaded ${keys.length - 1} objects to s3://${BUCKET} (one truncated; one key is missing on purpose)`);
+    print(`uploaded ${keys.length - 1} objects to s3://${BUCKET} (${detectorNames.length} for the detectors; one truncated; one key is missing on purpose)`);
 
     worker = new ModerationWorker(config, { logger });
     await worker.start();

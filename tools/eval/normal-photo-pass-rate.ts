@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       for (const name of readdirSync(dir).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort()) {
         const out = await decode({
           bytes: readFileSync(join(dir, name)), preprocess: { ...DEFAULT_DECODE_OPTIONS, ...cardInputGeometry(card) }, normalization: card.preprocessing,
-          maxFrames: 1, detectors: {}, keepRgbView: false, pdq: false,
+          maxFrames: 1, detectors: {}, pdq: false,
         });
         if (!out.ok) throw new Error(`${name}: ${out.code}: ${out.message}`);
         const { logits } = await engine.run(out.tensors);

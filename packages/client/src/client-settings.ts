@@ -19,6 +19,7 @@ export const CLIENT_SETTINGS = defineSettings({
     review: { env: 'REVMOD_REVIEW_QUEUE', kind: 'string', default: 'moderation-review', doc: 'Human-review queue name (review/block verdicts and QC samples); the review console owns it.' },
     decisions: { env: 'REVMOD_DECISIONS_QUEUE', kind: 'string', default: 'moderation-decisions', doc: 'Decisions queue name (every reviewer decision, for `consumeDecisions`).' },
     appeals: { env: 'REVMOD_APPEALS_QUEUE', kind: 'string', default: 'moderation-appeals', doc: 'Appeals queue name (`appeal()` requests, read by the review console).' },
+    lists: { env: 'REVMOD_LISTS_QUEUE', kind: 'string', default: 'moderation-lists', doc: 'Known-image list requests (`addToList`, `removeFromList`, `lookup`), answered by workers with REVMOD_KNOWN_IMAGES on.' },
   },
   requests: {
     allowedBuckets: { env: 'REVMOD_ALLOWED_BUCKETS', kind: 'list', default: [], doc: 'Comma-separated bucket allow-list; empty allows all.' },

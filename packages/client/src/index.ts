@@ -30,3 +30,7 @@ export {
   DECISION_SCHEMA_VERSION,
   type ReviewDecision, type DecisionState, type DecisionKind, type Outcome, type Reviewer, type ReviewEvent, type ReviewEventType, type AppealRequest,
 } from './review-types';
+export {
+  ListsClient,
+  type ListsClientOptions, type ListEntrySource, type ListEntryInfo, type ListLookupMatch, type ListLookupResult, type ListRequest,
+} from './lists-client';

@@ -51,6 +51,8 @@ export interface VerdictTimings {
   readonly decodeMs: number;
   /** The cheap detectors, in the image pool (schema 2). */
   readonly detectMs?: number;
+  /** OCR, only for images the text gate let through; it runs while the batch is inferred. */
+  readonly ocrMs?: number;
   /** Waiting in the micro-batcher for the batch to fill and the inference thread to be free. */
   readonly batchWaitMs: number;
   readonly inferMs: number;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -6,13 +7,14 @@ import { calibrate, type CalibrationTarget } from '../../eval/calibrate';
 import { buildEvalReport } from '../../eval/eval-report';
 import { datasetManifest, decisionLogItems, labelledFolder, type EvalInput } from '../../eval/eval-sources';
 import { evaluateScores } from '../../eval/model-metrics';
+import { evaluateDetectors, formatDetectorsReport } from '../../eval/detectors-eval';
 import { writeCardVersion } from '../../model/card-version';
 import { loadModel } from '../../model/load-model';
 import { DecisionLog } from '../../review/decision-log';
 import { loadTaxonomy } from '../../review/taxonomy';
 import { createS3Client } from '../../storage/s3-object-store';
 import { EXIT, UsageError, type CliContext } from '../cli-context';
-import type { Runner } from '../program';
+import { positiveInt, type Runner } from '../program';
 import { parseSince } from './review-data-commands';
 
 /** commander parser for a probability in [0, 1]. */
@@ -142,6 +144,24 @@ export function registerEvalCommands(program: Command, ctx: CliContext, run: Run
         metadata: { calibration: { ...cal, source: input.source, sourceModels: input.models, calibratedAt: new Date().toISOString(), fromModel: basename(opts.model) } },
       });
       ctx.out(JSON.stringify({ ...summary, written: { model: written.modelPath, card: written.cardPath, version } }));
+      return EXIT.ok;
+    }));
+
+  evalCmd.command('detectors')
+    .description('precision and recall of blur, QR, the text gate and the OCR rules on a labelled set (labels.jsonl + images; `npm run detector-set` makes one)')
+    .argument('<dir>', 'the labelled set')
+    .option('--ocr-threads <n>', 'OCR threads', positiveInt, 1)
+    .option('--json', 'the report as JSON')
+    .action(run(async (dir: string, opts: { ocrThreads: number; json?: boolean }) => {
+      const setDir = resolve(dir);
+      if (!existsSync(join(setDir, 'labels.jsonl'))) throw new UsageError(`eval detectors: no labels.jsonl in ${JSON.stringify(setDir)} (make a set with \`npm run detector-set -- --out ${dir}\`)`);
+      const started = Date.now();
+      const report = await evaluateDetectors({
+        setDir, ocrThreads: opts.ocrThreads,
+        onImage: (done, total) => { if (done % 50 === 0 || done === total) ctx.err(`  ${done}/${total} images`); },
+      });
+      ctx.out(opts.json ? JSON.stringify(report) : formatDetectorsReport(report));
+      ctx.err(`${setDir}: ${((Date.now() - started) / 1000).toFixed(1)} s, ${opts.ocrThreads} OCR thread(s)`);
       return EXIT.ok;
     }));
 }

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { listImageFiles } from '../../util/files';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig } from '../../config';
 import { InferenceEngine } from '../../model/inference-engine';
 import { loadModel } from '../../model/load-model';
@@ -10,12 +10,51 @@ import { registerRegistryCommands } from './model-registry-commands';
 import { loadWorkerPolicy } from '../../worker/moderation-worker';
 import { tensorFloatsPerImage } from '../../preprocess/constants';
 import { EXIT, UsageError, type CliContext } from '../cli-context';
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../../model/execution-providers';
 import { nonNegativeInt, positiveInt, type Runner } from '../program';
 import { defaultNsfwModelPath, ensureNsfwModel } from '../../model-import/ensure-nsfw-model';
 import { DEFAULT_NSFWJS_VARIANT, NSFWJS_VARIANTS, type NsfwjsVariant } from '../../model-import/nsfwjs';
+import { quantizeModel } from '../../quantize/quantize-model';
+import type { CalibrationMethod } from '../../quantize/calibrate';
+
+interface QuantizeCommandOptions {
+  readonly calibrate: string;
+  readonly method: CalibrationMethod;
+  readonly percentile: number;
+  readonly maxImages: number;
+  readonly force?: boolean;
+  readonly json?: boolean;
+}
+
+/** commander parser for a percentile in (90, 100]. */
+function percentileArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n > 90 && n <= 100)) throw new InvalidArgumentError(`must be a number in (90, 100], received ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** `revmod model quantize IN OUT --calibrate DIR`: writes the int8 model and its card, prints the check. */
+async function quantizeCommand(inPath: string, outPath: string, opts: QuantizeCommandOptions, ctx: CliContext): Promise<number> {
+  const r = await quantizeModel(inPath, outPath, {
+    calibrateDir: opts.calibrate, method: opts.method, percentile: opts.percentile, maxImages: opts.maxImages, force: opts.force ?? false,
+    log: opts.json ? undefined : ctx.out,
+  });
+  const report = {
+    model: r.modelPath, card: r.cardPath, name: r.card.name, version: r.card.version, bytesIn: r.bytesIn, bytesOut: r.bytesOut,
+    calibrationImages: r.calibrationImages, skipped: r.skipped, ops: r.summary.ops,
+    check: { images: r.check.images, sameTopClass: r.check.sameTopClass, sameDecision: r.check.sameDecision, maxAbsDiffProbability: r.check.maxAbsDiffProbability },
+  };
+  if (opts.json) ctx.out(JSON.stringify(report, null, 2));
+  else {
+    ctx.out(`model:   ${r.modelPath} (${r.bytesOut} bytes, from ${r.bytesIn})`);
+    ctx.out(`card:    ${r.cardPath} (${r.card.name} ${r.card.version})`);
+    ctx.out(`graph:   ${Object.entries(r.summary.ops).map(([op, n]) => `${op} ${n}`).join(', ')}`);
+  }
+  return EXIT.ok;
+}
 
 interface CheckOptions {
-  readonly provider: 'auto' | 'cuda' | 'cpu';
+  readonly provider: ExecutionProviderChoice;
   readonly batch: number;
   readonly json?: boolean;
 }
@@ -124,10 +163,21 @@ export function registerModelCommands(program: Command, ctx: CliContext, run: Ru
       ctx.out(`bytes:   ${size}`);
       return EXIT.ok;
     }));
+  model.command('quantize')
+    .description('quantise a float32 model to int8 (static QDQ: per-channel int8 weights, uint8 activations calibrated on sample photos decoded as the worker does) and write its card; checks it against the float model on those photos')
+    .argument('<in>', 'the float32 .onnx file (its card beside it)')
+    .argument('<out>', 'where to write the int8 .onnx (its card is written beside it)')
+    .requiredOption('--calibrate <dir>', 'folder of sample photos, like the traffic the model will see (a few dozen to a few hundred)')
+    .addOption(new Option('--method <m>', 'activation ranges: the extremes seen, or a percentile of the values').choices(['minmax', 'percentile']).default('percentile'))
+    .option('--percentile <p>', "with --method percentile: the percentile kept, in (90, 100]", percentileArg, 99.99)
+    .option('--max-images <n>', 'at most this many photos of the folder (by name)', positiveInt, 500)
+    .option('--force', 'overwrite OUT and its card')
+    .option('--json', 'print the report as JSON')
+    .action(run((inPath: string, outPath: string, opts: QuantizeCommandOptions) => quantizeCommand(inPath, outPath, opts, ctx)));
   model.command('check')
     .description('load a model and its card as the worker would, run one dummy batch, print I/O, sha256, card, thresholds and provider')
     .argument('<path>', 'the .onnx file (its card is <name>.card.json beside it)')
-    .addOption(new Option('--provider <ep>', 'execution provider').choices(['auto', 'cuda', 'cpu']).default('cpu'))
+    .addOption(new Option('--provider <ep>', 'execution provider').choices([...EXECUTION_PROVIDER_CHOICES]).default('cpu'))
     .option('--batch <n>', 'images in the dummy batch', positiveInt, 2)
     .option('--json', 'print the report as JSON')
     .action(run((path: string, opts: CheckOptions) => checkModel(path, opts, ctx)));

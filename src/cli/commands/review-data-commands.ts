@@ -4,6 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Redis } from 'ioredis';
 import { createRedisConnection, type ReviewDecision } from '@revmod/client';
 import { loadConfig, type RevmodConfig } from '../../config';
+import { verdictCacheOf } from '../../known/verdict-cache';
 import { DecisionLog } from '../../review/decision-log';
 import { exportDataset, parseTarget, type DatasetLayout } from '../../review/dataset-export';
 import { eraseImage, type EraseSelector } from '../../review/erase';
@@ -130,6 +131,7 @@ export function registerReviewDataCommands(program: Command, ctx: CliContext, ru
         const q = d.config.queues;
         return withQueues(d, [q.moderation, q.results, q.review, q.decisions], (queues) => eraseImage({
           selector, by: opts.by, store: d.store, log: d.log, s3: d.s3, queues, exportsKey: d.exportsKey, exports: opts.export ?? [], dryRun: opts.dryRun ?? false,
+          ...(d.config.known.enabled ? { known: verdictCacheOf(d.redis, d.config) } : {}),
         }));
       });
     }));

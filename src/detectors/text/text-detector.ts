@@ -48,7 +48,7 @@ export interface TextDetectorOptions {
   readonly detMaxSidePx: number;
 }
 
-const CONTACT_KINDS: readonly ContactKind[] = ['phone', 'wechat', 'qq', 'url', 'email'];
+export const CONTACT_KINDS: readonly ContactKind[] = ['phone', 'wechat', 'qq', 'url', 'email'];
 
 export const DEFAULT_TEXT_DETECTOR_OPTIONS: TextDetectorOptions = Object.freeze({
   contactKinds: CONTACT_KINDS,

@@ -40,6 +40,10 @@ export const ERROR_CODES = {
   DECISION_CONFLICT: { retryable: false, description: 'A different decision was already recorded with this claim; the first one stands.' },
   DECISION_LOG_UNAVAILABLE: { retryable: true, description: 'The decision log in S3 could not be written: the decision was not recorded, and can be submitted again.' },
   CONTENT_MISMATCH: { retryable: false, description: "The object's bytes no longer match the version (ETag, VersionId or sha256) the verdict was about." },
+  // Known-image lists.
+  LIST_INVALID: { retryable: false, description: 'A known-image list request is malformed: a bad list name, kind, action, radius, hash or entry selector.' },
+  LIST_NOT_FOUND: { retryable: false, description: 'No known-image list by that name, or no such entry in it.' },
+  LIST_UNAVAILABLE: { retryable: true, description: 'The lists could not be changed or read now (their S3 journal or Redis did not answer, or no worker answered the request in time); nothing was half-applied.' },
 } as const satisfies Record<string, { readonly retryable: boolean; readonly description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,4 @@
-// A test-only worker process: `revmod worker` with the poison pool thread (see poison-pool-thread.ts).
+// A fault-injection worker process (faults-poison.test.ts and the soak): `revmod worker` with the poison pool thread (see poison-pool-thread.ts).
 import { join } from 'node:path';
 import { runWorker } from '../../src/cli/commands/worker-command';
 

@@ -1,6 +1,6 @@
-// A test-only image pool thread: the real one, which kills the whole process (as a native crash in
-// libvips or the OOM killer would; process.abort() is not available in worker threads) when it is
-// given bytes containing POISON_MARKER.
+// A fault-injection image pool thread (faults-poison.test.ts and the soak): the real one, which kills
+// the whole process (as a native crash in libvips or the OOM killer would; process.abort() is not
+// available in worker threads) when it is given bytes containing POISON_MARKER.
 import { decode as realDecode, hash } from '../../src/pool/image-pool-thread';
 import type { DecodeTask } from '../../src/pool/decode-task';
 
