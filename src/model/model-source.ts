@@ -30,10 +30,17 @@ export interface SourcedModel {
 export class ModelSource {
   readonly reference: ModelReference | undefined;
   private readonly registry: ModelRegistry | undefined;
+  private readonly s3: S3Client | undefined;
 
   constructor(readonly setting: string, s3: () => S3Client, private readonly cacheDir = join(tmpdir(), 'revmod-models')) {
     this.reference = isRegistryReference(setting) ? parseModelReference(setting) : undefined;
-    this.registry = this.reference ? new ModelRegistry(s3(), this.reference.registry) : undefined;
+    this.s3 = this.reference ? s3() : undefined;
+    this.registry = this.reference && this.s3 ? new ModelRegistry(this.s3, this.reference.registry) : undefined;
+  }
+
+  /** Releases the S3 client (idempotent). */
+  close(): void {
+    this.s3?.destroy();
   }
 
   /** Whether the model can move (a registry alias): then workers watch it. */

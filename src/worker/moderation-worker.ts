@@ -613,6 +613,7 @@ export class ModerationWorker {
     await this.known?.close();
     this.knownS3?.destroy();
     this.store?.close();
+    this.source?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
     this.stateValue = 'closed';
     log.info({ forced }, 'worker closed');
