@@ -32,7 +32,8 @@ export const SERVER_SETTINGS = defineSettings({
     maxWaitMs: { env: 'REVMOD_BATCH_MAX_WAIT_MS', kind: 'int', default: 2, min: 0, doc: 'Longest a partial batch waits for more images.' },
   },
   model: {
-    path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model; its card is `<name>.card.json` beside it.' },
+    path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model (its card is `<name>.card.json` beside it), or a registry reference `s3://BUCKET/PREFIX/models/NAME@ALIAS` (or `@VERSION`) that workers follow when the alias moves.' },
+    reloadPollMs: { env: 'REVMOD_MODEL_RELOAD_POLL_MS', kind: 'int', default: 15_000, min: 0, doc: 'With a registry reference: how often workers check the alias besides the Redis announcement of `revmod model alias`; 0 = announcements only.' },
     executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'webgpu', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else WebGPU on a GPU device, else CPU; each step that fails is logged), `cuda`, `webgpu` (Vulkan, any GPU driver; software Vulkan too) or `cpu`. A named GPU provider must work at start; a GPU lost later falls back to CPU.' },
     webgpuLayout: { env: 'REVMOD_WEBGPU_LAYOUT', kind: 'enum', values: ['NCHW', 'NHWC'], default: 'NCHW', doc: 'Layout the WebGPU provider computes convolutions in (the model input stays NCHW); NCHW compiled fewer shaders per new batch size on software Vulkan (docs/benchmarks.md).' },
     gpuWarmUpSizes: { env: 'REVMOD_GPU_WARMUP_SIZES', kind: 'list', default: ['1'], doc: 'Batch sizes run once with zeros when a GPU session loads (shader compilation; proves the device works); comma-separated, each 1 to REVMOD_BATCH_SIZE.' },
