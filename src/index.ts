@@ -17,3 +17,11 @@ export { CONSOLE_ROLES, OPS_ROLES, hashPassword, UsersDirectory, type Role, type
 export * from './detectors';
 export { evaluateDetectors, formatDetectorsReport, type DetectorsEvalOptions, type DetectorsEvalReport } from './eval/detectors-eval';
 export { parseLabels, type DetectorSetLabel, type DetectorSetKind } from './eval/detector-labels';
+export { KnownLists, type KnownListsOptions, type EntrySource, type ListView, type LookupMatch } from './known/known-lists';
+export { ListStore, listStoreOf, type ListStoreOptions, type ListSnapshot } from './known/list-store';
+export { ListJournal, type ListJournalOptions, type JournalRecord } from './known/list-journal';
+export { RedisKnownImages, type RedisKnownImagesOptions } from './known/redis-known-images';
+export { VerdictCache, verdictCacheOf, type VerdictCacheOptions } from './known/verdict-cache';
+export { pdqOfUpload } from './known/upload-pdq';
+export type { KnownList, ListEntry, ListKind, ListAction, ListChange, EntryOrigin, ListSpec } from './known/list-types';
+export type { KnownImages, ReusableVerdict } from './known/known-images';

@@ -32,7 +32,8 @@ export const SERVER_SETTINGS = defineSettings({
     maxWaitMs: { env: 'REVMOD_BATCH_MAX_WAIT_MS', kind: 'int', default: 2, min: 0, doc: 'Longest a partial batch waits for more images.' },
   },
   model: {
-    path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model; its card is `<name>.card.json` beside it.' },
+    path: { env: 'REVMOD_MODEL_PATH', kind: 'string', default: 'models/revmod-resnet18-seed0.onnx', doc: 'ONNX model (its card is `<name>.card.json` beside it), or a registry reference `s3://BUCKET/PREFIX/models/NAME@ALIAS` (or `@VERSION`) that workers follow when the alias moves.' },
+    reloadPollMs: { env: 'REVMOD_MODEL_RELOAD_POLL_MS', kind: 'int', default: 15_000, min: 0, doc: 'With a registry reference: how often workers check the alias besides the Redis announcement of `revmod model alias`; 0 = announcements only.' },
     executionProvider: { env: 'REVMOD_EXECUTION_PROVIDER', kind: 'enum', values: ['auto', 'cuda', 'webgpu', 'cpu'], default: 'auto', doc: '`auto` (CUDA, else WebGPU on a GPU device, else CPU; each step that fails is logged), `cuda`, `webgpu` (Vulkan, any GPU driver; software Vulkan too) or `cpu`. A named GPU provider must work at start; a GPU lost later falls back to CPU.' },
     webgpuLayout: { env: 'REVMOD_WEBGPU_LAYOUT', kind: 'enum', values: ['NCHW', 'NHWC'], default: 'NCHW', doc: 'Layout the WebGPU provider computes convolutions in (the model input stays NCHW); NCHW compiled fewer shaders per new batch size on software Vulkan (docs/benchmarks.md).' },
     gpuWarmUpSizes: { env: 'REVMOD_GPU_WARMUP_SIZES', kind: 'list', default: ['1'], doc: 'Batch sizes run once with zeros when a GPU session loads (shader compilation; proves the device works); comma-separated, each 1 to REVMOD_BATCH_SIZE.' },
@@ -40,6 +41,7 @@ export const SERVER_SETTINGS = defineSettings({
     intraOpThreads: { env: 'REVMOD_INTRA_OP_THREADS', kind: 'int', default: 0, min: 0, doc: 'onnxruntime intra-op threads; 0 = all cores.' },
     preprocessMode: { env: 'REVMOD_PREPROCESS_MODE', kind: 'enum', values: ['torchvision', 'fast'], default: 'torchvision', doc: '`torchvision` (parity) or `fast`.' },
     allowUntrained: { env: 'REVMOD_ALLOW_UNTRAINED_MODEL', kind: 'boolean', default: false, doc: 'Serve a model whose card says `trained: false` (demo and tests only: its verdicts mean nothing).' },
+    loadTimeoutMs: { env: 'REVMOD_MODEL_LOAD_TIMEOUT_MS', kind: 'int', default: 120_000, min: 1, doc: 'Longest the inference thread may take to load the model and warm up a GPU session (software Vulkan compiles its shaders for minutes).' },
     inferenceTimeoutMs: { env: 'REVMOD_INFERENCE_TIMEOUT_MS', kind: 'int', default: 60_000, min: 0, doc: 'Longest one inference run may take; a late run is abandoned (its thread replaced) and its batch retried; 0 = no deadline.' },
     maxInvalidBatches: { env: 'REVMOD_MAX_INVALID_BATCHES', kind: 'int', default: 3, min: 1, doc: 'Batches in a row with only non-finite model outputs after which the worker stops taking jobs and reports not ready.' },
   },
@@ -113,6 +115,7 @@ export const SERVER_SETTINGS = defineSettings({
     logBucket: { env: 'REVMOD_DECISION_LOG_BUCKET', kind: 'string', doc: 'S3 bucket of the decision log (JSONL); required by `revmod review`.' },
     logPrefix: { env: 'REVMOD_DECISION_LOG_PREFIX', kind: 'string', default: 'revmod/decisions/', doc: 'Key prefix of the decision log objects.' },
     logOcrText: { env: 'REVMOD_DECISION_LOG_OCR_TEXT', kind: 'boolean', default: false, doc: 'Keep OCR text in the decision log\'s verdict snapshots (it may hold phone numbers); off keeps only the matched kinds and spans.' },
+    blockList: { env: 'REVMOD_REVIEW_BLOCK_LIST', kind: 'string', default: 'review-rejected', pattern: /^[a-z0-9][a-z0-9._-]{0,63}$/, patternHint: 'be a list name (a-z 0-9 . _ -)', doc: 'Known-image block list that the console\'s "reject and block similar" (key K) adds images to; created on first use. Needs REVMOD_KNOWN_IMAGES and REVMOD_KNOWN_JOURNAL_BUCKET.' },
   },
   retention: {
     reviewItemsSeconds: { env: 'REVMOD_RETAIN_REVIEW_S', kind: 'int', default: 2_592_000, min: 60, doc: 'Keep decided review items, their history and final states in Redis (`getDecision`, earlier decisions on the same content).' },
@@ -128,7 +131,6 @@ export const SERVER_SETTINGS = defineSettings({
     journalBucket: { env: 'REVMOD_KNOWN_JOURNAL_BUCKET', kind: 'string', doc: 'S3 bucket of the known-image lists\' journal (every change, so that a Redis loss loses no list); lists cannot be changed without it.' },
     journalPrefix: { env: 'REVMOD_KNOWN_JOURNAL_PREFIX', kind: 'string', default: 'revmod/known-lists/', doc: 'Key prefix of the lists\' journal objects.' },
     syncIntervalMs: { env: 'REVMOD_KNOWN_SYNC_INTERVAL_MS', kind: 'int', default: 1_000, min: 50, doc: 'Workers check the lists\' version this often, besides the change notices (pub/sub) that apply changes at once.' },
-    requestTimeoutMs: { env: 'REVMOD_KNOWN_REQUEST_TIMEOUT_MS', kind: 'int', default: 30_000, min: 100, doc: 'Longest a list change or lookup asked through the SDK waits for a worker to answer.' },
   },
   log: {
     level: { env: 'LOG_LEVEL', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'pino level.' },

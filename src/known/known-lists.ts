@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { RevmodError, type Verdict } from '@revmod/client';
 import type { DecodeOptions } from '../preprocess/preprocess-options';
 import type { PdqHashes } from '../pool/decode-task';
-import type { ObjectStore } from '../storage';
+import { bareEtag, type ObjectStore } from '../storage/object-store';
 import { ListIndex, type ListMatch } from './list-index';
 import type { ListStore } from './list-store';
 import { checkHashHex, checkListName, entryIdOf, makeList, type EntryOrigin, type KnownList, type ListEntry, type ListSpec } from './list-types';
@@ -162,7 +162,7 @@ export class KnownLists {
       const sha256 = verdict.version?.sha256;
       const fetched = await this.hashObject(verdict.bucket, verdict.key, {
         ...(verdict.version?.versionId !== undefined ? { versionId: verdict.version.versionId } : {}),
-        ...(verdict.version?.etag !== undefined ? { etag: verdict.version.etag } : {}),
+        ...(verdict.version?.etag !== undefined ? { etag: bareEtag(verdict.version.etag)! } : {}),
       });
       if (sha256 !== undefined && fetched.sha256 !== sha256) {
         throw new RevmodError('CONTENT_MISMATCH', `s3://${verdict.bucket}/${verdict.key} no longer holds the bytes verdict ${id} judged (sha256 ${fetched.sha256}, verdict ${sha256})`);

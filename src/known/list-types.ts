@@ -93,7 +93,7 @@ export function makeList(spec: ListSpec, by: string, now = new Date()): KnownLis
   if (spec.kind !== 'block' && spec.kind !== 'allow') throw new RevmodError('LIST_INVALID', `list kind must be "block" or "allow", received ${JSON.stringify(spec.kind)}`);
   const action = spec.action ?? DEFAULT_LIST_ACTION[spec.kind];
   const allowed: readonly ListAction[] = spec.kind === 'block' ? ['block', 'review'] : ['pass'];
-  if (!allowed.includes(action)) throw new RevmodError('LIST_INVALID', `a ${spec.kind} list's action must be ${allowed.map((a) => `"${a}"`).join(' or ')}, received ${JSON.stringify(action)}`);
+  if (!allowed.includes(action)) throw new RevmodError('LIST_INVALID', `${spec.kind === 'allow' ? 'an' : 'a'} ${spec.kind} list's action must be ${allowed.map((a) => `"${a}"`).join(' or ')}, received ${JSON.stringify(action)}`);
   const maxDistance = spec.maxDistance ?? PDQ_MATCH_DISTANCE;
   if (!Number.isInteger(maxDistance) || maxDistance < 0 || maxDistance > 64) throw new RevmodError('LIST_INVALID', `maxDistance must be an integer 0–64, received ${JSON.stringify(spec.maxDistance)}`);
   const minQuality = spec.minQuality ?? PDQ_MIN_QUALITY;

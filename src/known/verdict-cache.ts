@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Verdict } from '@revmod/client';
+import type { Decision, Verdict } from '@revmod/client';
 import type { RevmodConfig } from '../config';
 import type { PdqHashes } from '../pool/decode-task';
 import type { ReusableVerdict } from './known-images';
@@ -68,11 +68,16 @@ export class VerdictCache {
   }
 
   /**
-   * Records a person's decision on these bytes: `verdict` is what re-uploads get (the decision as
-   * the verdict's decision and reasons). A later decision (a reversal) replaces it.
+   * Records a person's decision on these bytes: re-uploads get the reviewed verdict with the
+   * decision's outcome and reasons. A later decision (a reversal) replaces it; the record lasts the
+   * decision TTL from the time it was decided (false: already past it, nothing kept).
    */
-  async recordDecision(sha256: string, verdict: Verdict): Promise<void> {
-    await this.o.redis.set(this.decisionKey(sha256), JSON.stringify(verdict), 'EX', this.o.decisionTtlSeconds);
+  async recordDecision(sha256: string, reviewed: Verdict, decision: { readonly outcome: Decision; readonly reasons: readonly string[]; readonly decidedAt: string }): Promise<boolean> {
+    const leftMs = Date.parse(decision.decidedAt) + this.o.decisionTtlSeconds * 1000 - Date.now();
+    if (!(leftMs > 0)) return false;
+    const { signature: _s, error: _e, ...verdict } = reviewed;
+    await this.o.redis.set(this.decisionKey(sha256), JSON.stringify({ ...verdict, decision: decision.outcome, reasons: decision.reasons }), 'PX', Math.ceil(leftMs));
+    return true;
   }
 
   /** Forgets everything kept about these bytes (erasure requests). Returns the keys deleted. */

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 
 /** The onnxruntime execution providers a worker can run batches on. */
@@ -58,15 +58,47 @@ export function gpuDeviceNodes(dev = '/dev'): string[] {
   ];
 }
 
+/** Where the Vulkan loader looks for driver manifests (ICDs) on Linux, the variables first. */
+export const VULKAN_ICD_DIRS = ['/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d'] as const;
+
+/** The Vulkan driver manifests (ICD JSON files) the loader would read, by file path. */
+export function vulkanIcdFiles(env: NodeJS.ProcessEnv = process.env, dirs: readonly string[] = VULKAN_ICD_DIRS): string[] {
+  const named = env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES;
+  if (named !== undefined && named !== '') return named.split(':').filter((f) => f.length > 0);
+  return dirs.flatMap((dir) => {
+    try {
+      return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f));
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Where to look for the host's GPU and Vulkan drivers (tests point them at fake folders). */
+export interface HostPaths {
+  readonly devDir?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly icdDirs?: readonly string[];
+}
+
 /**
  * Why `provider` is not worth trying here, or undefined to try it. Only `auto` rules webgpu out
- * without a GPU device node: naming `webgpu` runs it on whatever adapter Dawn finds, software ones
- * included (that is how CI tests it).
+ * where Dawn could only find a software Vulkan device: no GPU device node, or an NVIDIA GPU whose
+ * Vulkan driver is not installed (in a container: the toolkit mounts it only for the `graphics`
+ * capability). Naming `webgpu` runs it on whatever adapter Dawn finds, software ones included
+ * (that is how CI tests it).
  */
-export function providerPreflight(provider: ExecutionProviderName, choice: ExecutionProviderChoice, devDir?: string): string | undefined {
+export function providerPreflight(provider: ExecutionProviderName, choice: ExecutionProviderChoice, host: HostPaths = {}): string | undefined {
   if (provider === 'cuda') return cudaProviderMissing();
-  if (provider === 'webgpu' && choice === 'auto' && gpuDeviceNodes(devDir).length === 0) {
-    return `no GPU device node (${devDir ?? '/dev'}/nvidia*, ${devDir ?? '/dev'}/dri/renderD*): WebGPU could only use a software Vulkan device, slower than the CPU provider (set REVMOD_EXECUTION_PROVIDER=webgpu to use it anyway)`;
+  if (provider !== 'webgpu' || choice !== 'auto') return undefined;
+  const dev = host.devDir ?? '/dev';
+  const nodes = gpuDeviceNodes(dev);
+  if (nodes.length === 0) {
+    return `no GPU device node (${dev}/nvidia*, ${dev}/dri/renderD*): WebGPU could only use a software Vulkan device, slower than the CPU provider (set REVMOD_EXECUTION_PROVIDER=webgpu to use it anyway)`;
+  }
+  const onlyNvidia = nodes.every((n) => !n.includes('/dri/'));
+  if (onlyNvidia && !vulkanIcdFiles(host.env, host.icdDirs).some((f) => /nvidia/i.test(basename(f)))) {
+    return 'an NVIDIA GPU but no NVIDIA Vulkan driver manifest (nvidia_icd.json): WebGPU could only use a software Vulkan device; install the driver\'s Vulkan part, or in a container add `graphics` to NVIDIA_DRIVER_CAPABILITIES';
   }
   return undefined;
 }

@@ -90,6 +90,14 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     name: `${p}batch_stage_duration_seconds`, registers, labelNames: ['stage'] as const, buckets: [...BUCKETS.stageSeconds],
     help: 'Per batch: infer (gathering the tensors and the onnxruntime run, in the inference thread).',
   });
+  const modelImages = new Counter({
+    name: `${p}model_images_total`, registers, labelNames: ['model_version', 'decision'] as const,
+    help: 'Verdicts by the model version (name@version) that decided them and their decision: images and review share per version, e.g. across a reload or a rollback.',
+  });
+  const modelInfer = new Counter({
+    name: `${p}model_inference_seconds_total`, registers, labelNames: ['model_version'] as const,
+    help: 'Inference time attributed to scored images (each image its batch\'s time / batch size), by model version: per-image cost is this rate over revmod_model_images_total\'s.',
+  });
   const endToEnd = new Histogram({
     name: `${p}end_to_end_seconds`, registers, buckets: [...BUCKETS.endToEndSeconds],
     help: 'Submit → verdict, for every verdict (scored or error).',
@@ -143,6 +151,9 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     images.inc({ decision: v.decision, label: v.label ?? 'none' });
     if (v.error) errors.inc({ code: v.error.code });
     endToEnd.observe(ms(v.timings.totalMs));
+    const modelVersion = `${v.model.name}@${v.model.version}`;
+    modelImages.inc({ model_version: modelVersion, decision: v.decision });
+    if (v.batch !== null && v.batch.size > 0) modelInfer.inc({ model_version: modelVersion }, ms(v.timings.inferMs) / v.batch.size);
     // Error verdicts stop at fetch or decode: their stage times would mix failures into the latencies.
     if (v.batch === null) return;
     imageStage.observe({ stage: 'queue' }, ms(v.timings.queueMs));

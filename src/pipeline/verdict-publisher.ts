@@ -5,7 +5,16 @@ import { verdictJobOptions, type Verdict } from '@revmod/client';
 import { isQcSample, QC_SAMPLE_JOB_NAME } from '../review/sampling';
 
 /**
- * Publishes verdicts: every one to the results queue, review/block ones also to the review queue,
+ * A block that people already settled: their decision on these bytes (`known_decision`) or a
+ * block list they made (`known_violation`). It needs no second look, so it skips the review queue.
+ */
+function decidedBefore(v: Verdict): boolean {
+  return v.decision === 'block' && v.reasons.some((r) => r === 'known_decision' || r === 'known_violation');
+}
+
+/**
+ * Publishes verdicts: every one to the results queue, review/block ones also to the review queue
+ * (except blocks that people settled before: see decidedBefore),
  * and a fraction of pass ones (REVMOD_REVIEW_SAMPLE_RATE) there too as blind QC samples.
  * Job id = verdict id, so publishing a verdict again (a retried batch, a crashed worker's job
  * finished elsewhere) adds nothing while the first copy is retained.
@@ -23,7 +32,7 @@ export class VerdictPublisher {
   async publish(verdicts: readonly Verdict[]): Promise<void> {
     if (verdicts.length === 0) return;
     const toJob = (v: Verdict) => ({ name: v.decision, data: v, opts: verdictJobOptions(this.config, v.id) });
-    const forReview = verdicts.filter((v) => v.decision !== 'pass' || isQcSample(v, this.config.review.sampleRate));
+    const forReview = verdicts.filter((v) => (v.decision !== 'pass' && !decidedBefore(v)) || isQcSample(v, this.config.review.sampleRate));
     const toReviewJob = (v: Verdict) => ({ ...toJob(v), name: v.decision === 'pass' ? QC_SAMPLE_JOB_NAME : v.decision });
     await Promise.all([
       this.results.addBulk(verdicts.map(toJob)),

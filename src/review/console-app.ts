@@ -8,6 +8,9 @@ import type { RevmodConfig } from '../config';
 import { CONSOLE_ROLES, createWebAuth, hasRole, securityHeaders, sendError, type Identity, type UsersDirectory } from '../identity';
 import { createS3Client } from '../storage/s3-object-store';
 import { verdictCacheOf } from '../known/verdict-cache';
+import { KnownLists } from '../known/known-lists';
+import { listStoreOf } from '../known/list-store';
+import { S3ObjectStore } from '../storage';
 import { DecisionLog } from './decision-log';
 import { DecisionService } from './decision-service';
 import { MESSAGES, languageOf, isLanguage } from './i18n';
@@ -103,6 +106,13 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
       known: verdictCacheOf(redis, config),
     } : {}),
   });
+  // "Reject and block similar": the rejected image goes on a block list (hashed from its S3 object).
+  const blockList = config.known.enabled && config.known.journalBucket !== undefined ? config.review.blockList : undefined;
+  const knownLists = blockList === undefined ? undefined : new KnownLists({
+    store: listStoreOf(redis, s3, config), objects: new S3ObjectStore(config.s3, s3), allowedBuckets: consoleImageBuckets(config),
+    verdictOf: async (id) => (await store.get(id))?.verdict, maxBytes: config.limits.maxBytes,
+    decode: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg },
+  });
   const proxy = new ImageProxy({ s3, allowedBuckets: consoleImageBuckets(config), maxBytes: config.limits.maxBytes, maxPixels: config.limits.maxPixels, timeoutMs: config.s3.requestTimeoutMs });
   const ingest: Ingest | undefined = (o.ingest ?? true) ? startIngest({ config, connection: blocking, store, logger, metrics }) : undefined;
 
@@ -168,6 +178,7 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
     res.type('html').set('cache-control', 'no-store').send(renderConsolePage(lang, {
       user: { id: user.id, name: user.name, roles: user.roles }, isLead: isLead(req), csrf: auth.csrfToken(req), lang, messages: MESSAGES,
       taxonomy: taxonomy.map((r) => ({ code: r.code, zh: r.zh, en: r.en })), claimBatch: config.review.claimBatch, nowMs: Date.now(),
+      ...(blockList !== undefined ? { blockList } : {}),
     }));
   });
 
@@ -210,8 +221,21 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
     return { lanes: lanes.map((l) => ({ lane: l.lane, pending: l.pending, oldestAgeMs: l.oldestEnqueuedAtMs === null ? null : Math.max(0, now - l.oldestEnqueuedAtMs) })) };
   }));
   api.post('/items/:id/decision', wrap(async (req) => {
-    const { decision, repeated } = await decisions.decide(who(req), itemId(req), tokenOf(req), bodyOf(req));
-    return { decision, repeated };
+    const body = bodyOf(req);
+    const similar = body.blockSimilar === true;
+    if (similar && (!knownLists || body.outcome !== 'block')) {
+      throw new RevmodError('DECISION_INVALID', knownLists ? `blockSimilar goes with outcome "block", received ${JSON.stringify(body.outcome)}` : 'blockSimilar needs known-image lists (REVMOD_KNOWN_IMAGES and REVMOD_KNOWN_JOURNAL_BUCKET) on the console');
+    }
+    const { decision, repeated } = await decisions.decide(who(req), itemId(req), tokenOf(req), body);
+    if (!similar) return { decision, repeated };
+    // The decision is recorded whatever happens next; a failed listing is reported beside it.
+    try {
+      return { decision, repeated, blockSimilar: await blockSimilar(decision, who(req)) };
+    } catch (err) {
+      const e = isRevmodError(err) ? err : new RevmodError('INTERNAL', (err as Error).message);
+      logger.warn({ err: e.message, jobId: decision.jobId }, 'rejected, but the image could not be added to the block list');
+      return { decision, repeated, blockSimilar: { error: { code: e.code, message: e.message } } };
+    }
   }));
   api.post('/items/:id/release', wrap(async (req) => {
     await store.release(who(req).id, itemId(req), tokenOf(req), bodyOf(req).skip === true);
@@ -250,6 +274,15 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
     return { item: await view(item!, claim) };
   }));
   app.use('/api', api);
+
+  /** Lists a rejected image on the console's block list (made on first use). */
+  async function blockSimilar(decision: DecisionSummary, by: Identity): Promise<{ list: string; entry: string; hash: string }> {
+    const existing = await knownLists!.show(blockList!, 0).catch((err: RevmodError) => { if (err.code === 'LIST_NOT_FOUND') return undefined; throw err; });
+    if (!existing) await knownLists!.create({ name: blockList!, kind: 'block', description: 'rejected in the review console with "reject and block similar"' }, 'review-console');
+    else if (existing.list.kind !== 'block') throw new RevmodError('LIST_INVALID', `REVMOD_REVIEW_BLOCK_LIST names ${blockList}, an ${existing.list.kind} list: it must be a block list`);
+    const entry = await knownLists!.add(blockList!, { verdictId: decision.jobId }, by.id, `rejected in review (${decision.id}: ${decision.reasons.join(', ')})`);
+    return { list: blockList!, entry: entry.id, hash: entry.hash };
+  }
 
   app.use(auth.errorHandler);
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -168,8 +168,7 @@ export class DecisionService {
    */
   private async remember(item: ReviewItem, decision: ReviewDecision): Promise<void> {
     if (!this.o.known || item.sha256 === null) return;
-    const { signature: _s, error: _e, ...verdict } = item.verdict;
-    await this.o.known.recordDecision(item.sha256, { ...verdict, decision: decision.outcome, reasons: decision.reasons })
+    await this.o.known.recordDecision(item.sha256, item.verdict, decision)
       .catch((err: Error) => this.o.logger.warn({ err: err.message, jobId: item.id }, 'decision recorded; keeping it for re-uploads of the same bytes failed'));
   }
 

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { DecisionState, ReviewDecision } from '@revmod/client';
+import type { VerdictCache } from '../known/verdict-cache';
 import type { DecisionLog } from './decision-log';
 import { latestById } from './decision-log';
 import { decisionJobOptions } from './decision-service';
@@ -14,6 +15,8 @@ export interface ReplayOptions {
   readonly retainDecisionsSeconds: number;
   /** Count only. @defaultValue false */
   readonly dryRun?: boolean;
+  /** Known images: each image's last decision is kept again for re-uploads of its bytes. */
+  readonly known?: VerdictCache;
 }
 
 export interface ReplayReport {
@@ -25,6 +28,8 @@ export interface ReplayReport {
   readonly alreadyQueued: number;
   /** Final states (getDecision) restored. */
   readonly statesRestored: number;
+  /** Decisions kept again for re-uploads of the same bytes (with known images on; those within their TTL). */
+  readonly knownDecisions?: number;
 }
 
 /**
@@ -43,6 +48,7 @@ export async function replayDecisions(o: ReplayOptions): Promise<ReplayReport> {
   let republished = 0;
   let alreadyQueued = 0;
   let statesRestored = 0;
+  let knownDecisions = 0;
   const latestRound = new Map<string, ReviewDecision>();
   for (const d of decisions) {
     const prev = latestRound.get(d.jobId);
@@ -58,6 +64,7 @@ export async function replayDecisions(o: ReplayOptions): Promise<ReplayReport> {
     const { verdict: _snapshot, ...summary } = d;
     const state: DecisionState = { jobId: d.jobId, status: 'final', outcome: d.outcome, source: 'reviewer', round: d.round, decision: summary, updatedAt: d.decidedAt };
     if (!o.dryRun && await o.store.restoreState(state)) statesRestored += 1;
+    if (o.known && !o.dryRun && d.sha256 && await o.known.recordDecision(d.sha256, d.verdict, d)) knownDecisions += 1;
   }
-  return { objects, decisions: decisions.length, republished, alreadyQueued, statesRestored };
+  return { objects, decisions: decisions.length, republished, alreadyQueued, statesRestored, ...(o.known ? { knownDecisions } : {}) };
 }

@@ -25,6 +25,8 @@ import type { OcrPool } from '../detectors/text/ocr-pool';
 import { workerDetectors } from './detector-setup';
 import { S3ObjectStore, type ObjectStore } from '../storage';
 import { createS3Client } from '../storage/s3-object-store';
+import { modelAliasChannel, ModelSource, type AliasMoved } from '../model/model-source';
+import type { ModelCard } from '../model/model-card';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listStoreOf } from '../known/list-store';
 import { RedisKnownImages } from '../known/redis-known-images';
@@ -51,7 +53,19 @@ export interface WorkerStatus {
   readonly intakePausedUntilMs: number | undefined;
   /** Images decoded and waiting in the micro-batcher. */
   readonly pendingItems: number;
+  /** REVMOD_MODEL_PATH when it is a registry reference the worker follows. */
+  readonly modelReference: string | undefined;
+  /** Model swaps since start (alias moves followed). */
+  readonly modelReloads: number;
+  /** The last reload that failed (the previous model kept serving), and why. */
+  readonly lastReloadError: { readonly at: string; readonly version: string | undefined; readonly message: string } | undefined;
 }
+
+/** What a reload did. */
+export type ReloadOutcome =
+  | { readonly kind: 'unchanged'; readonly version: string }
+  | { readonly kind: 'swapped'; readonly from: string; readonly to: string }
+  | { readonly kind: 'failed'; readonly version: string | undefined; readonly message: string };
 
 export interface ModerationWorkerDeps {
   readonly logger: Logger;
@@ -149,10 +163,23 @@ export class ModerationWorker {
   /** Set when the worker stopped taking jobs for good (a broken model); only a restart clears it. */
   private stoppedReason: string | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
+  private source: ModelSource | undefined;
+  private subscriber: Redis | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<ReloadOutcome> | undefined;
+  private reloadQueued = false;
+  private reloads = 0;
+  private lastReloadError: WorkerStatus['lastReloadError'];
+  /** Jobs running on each pipeline: an old pipeline is closed once its last job is done. */
+  private readonly jobsOn = new Map<ModerationPipeline, number>();
+  private readonly pipelineIdle = new Map<ModerationPipeline, () => void>();
+  private byteBudget: WeightedSemaphore | undefined;
+  private readonly retiring = new Set<Promise<void>>();
   private known: RedisKnownImages | undefined;
   private listRequests: ListRequestWorker | undefined;
   private listsConnection: Redis | undefined;
   private knownS3: S3Client | undefined;
+  private detectors: ReturnType<typeof workerDetectors> | undefined;
 
   constructor(readonly config: RevmodConfig, private readonly deps: ModerationWorkerDeps) {}
 
@@ -187,6 +214,9 @@ export class ModerationWorker {
       inferenceRestarts: this.engine?.restartCount ?? 0,
       intakePausedUntilMs: this.intakePausedUntil,
       pendingItems: this.pipeline?.pendingItems ?? 0,
+      modelReference: this.source?.movable ? this.source.setting : undefined,
+      modelReloads: this.reloads,
+      lastReloadError: this.lastReloadError,
     };
   }
 
@@ -210,41 +240,18 @@ export class ModerationWorker {
   private async doStart(): Promise<void> {
     const { config } = this;
     const log = this.deps.logger;
-    this.model = await loadModel(config.model.path);
+    this.source = new ModelSource(config.model.path, () => createS3Client(config.s3));
+    const sourced = await this.source.fetch();
+    this.model = await this.loadServable(sourced.modelPath);
     this.checkNotClosing();
-    if (!this.model.card.trained && !config.model.allowUntrained) {
-      throw new RevmodError('MODEL_INVALID', `the card of ${config.model.path} says trained: false (${this.model.card.name}@${this.model.card.version}): ` +
-        'its verdicts would mean nothing. Point REVMOD_MODEL_PATH at a trained model, or set REVMOD_ALLOW_UNTRAINED_MODEL=true for a demo or test');
-    }
     this.policy = await loadWorkerPolicy(config, this.model);
     this.checkNotClosing();
-    this.engine = new InferenceEngine({
-      modelPath: config.model.path,
-      executionProvider: config.model.executionProvider,
-      intraOpThreads: config.model.intraOpThreads,
-      webgpuLayout: config.model.webgpuLayout,
-      warmUpSizes: gpuWarmUpSizes(config),
-      padToWarmUpSizes: config.model.gpuPadBatches,
-      maxBatchSize: config.batch.size,
-      contract: ioContractOf(this.model.card),
-      runTimeoutMs: config.model.inferenceTimeoutMs,
-      ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
-    });
-    this.engine.on('fallback', (reason: string, attempt: ProviderAttempt) => log.warn({ provider: attempt.provider, reason }, `${attempt.provider} execution provider not used: ${reason}`));
-    this.engine.on('restart', (reason: string) => {
-      log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried');
-      const was = this.engine?.provider;
-      void this.engine?.start().then((info) => {
-        if (info.provider !== was) log.warn({ executionProvider: info.provider, was, fallbacks: info.fallbacks }, `inference now runs on ${info.provider} (was ${was ?? 'none'})`);
-      }, () => undefined);
-    });
-    this.engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
-    this.engine.on('fatal', (reason: string) => this.fail(`inference engine cannot go on: ${reason}`));
+    this.engine = this.createEngine(sourced.modelPath, this.model.card);
     const engineInfo = await this.engine.start();
     this.checkNotClosing();
     const { card, sha256 } = this.model;
     log.info({
-      model: { name: card.name, version: card.version, sha256, trained: card.trained, path: config.model.path },
+      model: { name: card.name, version: card.version, sha256, trained: card.trained, path: config.model.path, ...(sourced.modelPath !== config.model.path ? { local: sourced.modelPath } : {}) },
       executionProvider: engineInfo.provider, requested: config.model.executionProvider, fallbacks: engineInfo.fallbacks, warmUpMs: engineInfo.warmUpMs,
       policy: { name: this.policy.name, version: this.policy.version, rules: this.policy.rules.length }, thresholds: this.policy.thresholds, batchSize: config.batch.size, maxWaitMs: config.batch.maxWaitMs,
     }, `model ${card.name}@${card.version} loaded on ${engineInfo.provider}`);
@@ -262,47 +269,15 @@ export class ModerationWorker {
     const detectors = workerDetectors(config);
     this.ocrPool = detectors.ocrPool;
     this.pool = new ImagePool({ threads: config.pool.threads, ...(this.deps.poolEntryFile !== undefined ? { entryFile: this.deps.poolEntryFile } : {}) });
-    this.pipeline = new ModerationPipeline({
-      store: this.store,
-      decoder: this.pool,
-      engine: this.engine,
-      publisher: this.publisher,
-      model: { name: card.name, version: card.version, sha256 },
-      card,
-      policy: this.policy,
-      detectors: detectors.cheap,
-      ...(detectors.text ? { text: detectors.text } : {}),
-      maxFrames: config.limits.maxFrames,
-      byteBudget: new WeightedSemaphore(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes)),
-      preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
-      requestLimits: config.requests,
-      maxBytes: config.limits.maxBytes,
-      batchSize: config.batch.size,
-      maxWaitMs: config.batch.maxWaitMs,
-      logger: log,
-      ...(this.deps.observer ? { observer: this.deps.observer } : {}),
-      storageBreaker: new StorageBreaker(config.worker.storageFailureThreshold, config.worker.storagePauseMs),
-      pauseIntake: (ms) => this.pauseIntake(ms),
-      storageRecovered: () => { if (this.worker) this.worker.concurrency = this.concurrency; },
-      maxInvalidBatches: config.model.maxInvalidBatches,
-      onModelBroken: (reason) => this.stopIntake(`model output invalid: ${reason}`),
-      ...(config.signing.key !== undefined ? { sign: (v: Verdict) => signVerdict(v, config.signing.key!) } : {}),
-      ...(this.known ? { known: this.known } : {}),
-      crashGuard: new CrashGuard({
-        redis: this.connection, prefix: config.redis.prefix, maxCrashes: config.worker.poisonCrashes,
-        // A dead worker's jobs may wait behind a whole backlog before they are taken over (and their
-        // markers read): a day, not a lock's length.
-        markerTtlMs: Math.max(24 * 3600_000, 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs),
-      }),
-    });
+    this.detectors = detectors;
+    this.pipeline = this.createPipeline(this.engine, this.model, this.policy);
     const names = [...Object.keys(detectors.cheap), ...(detectors.text ? [`text (gate, then OCR on ${config.detectors.ocrThreads} thread(s))`] : [])];
     log.info({ detectors: detectors.cheap, text: detectors.text !== undefined }, `detectors: ${names.length > 0 ? names.join(', ') : 'none'}`);
-    const pipeline = this.pipeline;
     if (this.known) await this.startListRequests();
     this.checkNotClosing();
     const concurrency = config.worker.concurrency > 0 ? config.worker.concurrency : 2 * config.batch.size;
     this.concurrency = concurrency;
-    this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job, token) => pipeline.process(job, token), {
+    this.worker = new Worker<ModerationJobData, Verdict>(config.queues.moderation, (job, token) => this.processJob(job, token), {
       connection: this.connection,
       prefix: config.redis.prefix,
       concurrency,
@@ -322,6 +297,203 @@ export class ModerationWorker {
     this.checkNotClosing();
     this.stateValue = 'ready';
     log.info({ queue: config.queues.moderation, concurrency, prefix: config.redis.prefix }, 'worker ready');
+    if (this.source.movable) await this.watchModel();
+  }
+
+  /** Loads a model and its card, refusing an untrained one unless allowed. */
+  private async loadServable(path: string): Promise<LoadedModel> {
+    const model = await loadModel(path);
+    if (!model.card.trained && !this.config.model.allowUntrained) {
+      throw new RevmodError('MODEL_INVALID', `the card of ${this.config.model.path} says trained: false (${model.card.name}@${model.card.version}): ` +
+        'its verdicts would mean nothing. Point REVMOD_MODEL_PATH at a trained model, or set REVMOD_ALLOW_UNTRAINED_MODEL=true for a demo or test');
+    }
+    return model;
+  }
+
+  private createEngine(modelPath: string, card: ModelCard): InferenceEngine {
+    const { config } = this;
+    const log = this.deps.logger;
+    const engine = new InferenceEngine({
+      modelPath,
+      executionProvider: config.model.executionProvider,
+      intraOpThreads: config.model.intraOpThreads,
+      webgpuLayout: config.model.webgpuLayout,
+      warmUpSizes: gpuWarmUpSizes(config),
+      padToWarmUpSizes: config.model.gpuPadBatches,
+      maxBatchSize: config.batch.size,
+      contract: ioContractOf(card),
+      runTimeoutMs: config.model.inferenceTimeoutMs,
+      startTimeoutMs: config.model.loadTimeoutMs,
+      ...(this.deps.inferenceThreadEntryFile !== undefined ? { threadEntryFile: this.deps.inferenceThreadEntryFile } : {}),
+    });
+    engine.on('fallback', (reason: string, attempt: ProviderAttempt) => log.warn({ provider: attempt.provider, reason }, `${attempt.provider} execution provider not used: ${reason}`));
+    engine.on('restart', (reason: string) => {
+      log.error({ reason }, 'inference thread died; restarted it, batches in flight will be retried');
+      const was = engine.provider;
+      void engine.start().then((info) => {
+        if (info.provider !== was) log.warn({ executionProvider: info.provider, was, fallbacks: info.fallbacks }, `inference now runs on ${info.provider} (was ${was ?? 'none'})`);
+      }, () => undefined);
+    });
+    engine.on('error', (err: Error) => log.error({ err }, 'inference thread could not be restarted'));
+    // Only the serving engine may stop the worker; a retired one is closing anyway.
+    engine.on('fatal', (reason: string) => { if (engine === this.engine) this.fail(`inference engine cannot go on: ${reason}`); });
+    return engine;
+  }
+
+  private createPipeline(engine: InferenceEngine, model: LoadedModel, policy: Policy): ModerationPipeline {
+    const { config } = this;
+    const log = this.deps.logger;
+    const { card, sha256 } = model;
+    const connection = this.connection!;
+    return new ModerationPipeline({
+      store: this.store!,
+      decoder: this.pool!,
+      engine,
+      publisher: this.publisher!,
+      model: { name: card.name, version: card.version, sha256 },
+      card,
+      policy,
+      detectors: this.detectors!.cheap,
+      ...(this.detectors!.text ? { text: this.detectors!.text } : {}),
+      ...(this.known ? { known: this.known } : {}),
+      maxFrames: config.limits.maxFrames,
+      // One budget for the worker, shared by a pipeline and the one it replaces.
+      byteBudget: (this.byteBudget ??= new WeightedSemaphore(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes))),
+      preprocess: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
+      requestLimits: config.requests,
+      maxBytes: config.limits.maxBytes,
+      batchSize: config.batch.size,
+      maxWaitMs: config.batch.maxWaitMs,
+      logger: log,
+      ...(this.deps.observer ? { observer: this.deps.observer } : {}),
+      storageBreaker: new StorageBreaker(config.worker.storageFailureThreshold, config.worker.storagePauseMs),
+      pauseIntake: (ms) => this.pauseIntake(ms),
+      storageRecovered: () => { if (this.worker) this.worker.concurrency = this.concurrency; },
+      maxInvalidBatches: config.model.maxInvalidBatches,
+      onModelBroken: (reason) => this.stopIntake(`model output invalid: ${reason}`),
+      ...(config.signing.key !== undefined ? { sign: (v: Verdict) => signVerdict(v, config.signing.key!) } : {}),
+      crashGuard: new CrashGuard({
+        redis: connection, prefix: config.redis.prefix, maxCrashes: config.worker.poisonCrashes,
+        // A dead worker's jobs may wait behind a whole backlog before they are taken over (and their
+        // markers read): a day, not a lock's length.
+        markerTtlMs: Math.max(24 * 3600_000, 4 * config.worker.lockDurationMs + 2 * config.worker.stalledIntervalMs),
+      }),
+    });
+  }
+
+  /**
+   * Runs a job on the pipeline serving when it starts: the whole job (fetch, decode with that
+   * card's preprocessing, inference, policy) stays on it, so that a reload never judges one image
+   * with two models.
+   */
+  private async processJob(job: Parameters<ModerationPipeline['process']>[0], token?: string): Promise<Verdict> {
+    const pipeline = this.pipeline!;
+    this.jobsOn.set(pipeline, (this.jobsOn.get(pipeline) ?? 0) + 1);
+    try {
+      return await pipeline.process(job, token);
+    } finally {
+      const left = this.jobsOn.get(pipeline)! - 1;
+      this.jobsOn.set(pipeline, left);
+      if (left === 0) this.pipelineIdle.get(pipeline)?.();
+    }
+  }
+
+  /** Follows the registry alias: Redis announcements, and polling as a fallback. */
+  private async watchModel(): Promise<void> {
+    const { config } = this;
+    const log = this.deps.logger;
+    const source = this.source!;
+    const subscriber = this.connection!.duplicate();
+    this.subscriber = subscriber;
+    subscriber.on('error', (err: Error) => log.warn({ err: err.message }, 'model announcement subscription error; polling continues'));
+    subscriber.on('message', (_channel: string, text: string) => {
+      let moved: AliasMoved;
+      try {
+        moved = JSON.parse(text) as AliasMoved;
+      } catch {
+        return;
+      }
+      if (source.concerns(moved)) void this.requestReload(`announced: ${moved.alias} → ${moved.version}`);
+    });
+    await subscriber.subscribe(modelAliasChannel(config.redis.prefix)).catch((err: Error) => log.warn({ err: err.message }, 'cannot subscribe to model announcements; polling only'));
+    if (config.model.reloadPollMs > 0) {
+      this.pollTimer = setInterval(() => {
+        source.currentVersion().then(
+          (version) => {
+            const failed = this.lastReloadError?.version;
+            if (version !== undefined && version !== this.model?.card.version && version !== failed) void this.requestReload(`poll: alias now at ${version}`);
+          },
+          (err: Error) => log.warn({ err: err.message }, 'model registry poll failed; serving on'),
+        );
+      }, config.model.reloadPollMs);
+      this.pollTimer.unref();
+    }
+  }
+
+  /**
+   * Fetches the model the setting names now and swaps to it if it changed. Reloads run one at a
+   * time (one queued at most). A model that fails to load keeps the old one serving; why is
+   * logged and in status().lastReloadError.
+   */
+  requestReload(why = 'requested'): Promise<ReloadOutcome> {
+    if (this.reloading && this.reloadQueued) return this.reloading;
+    const previous = this.reloading ?? Promise.resolve(undefined);
+    this.reloadQueued = this.reloading !== undefined;
+    const next: Promise<ReloadOutcome> = previous.then(() => {
+      this.reloadQueued = false;
+      return this.reload(why);
+    });
+    this.reloading = next;
+    void next.finally(() => { if (this.reloading === next) this.reloading = undefined; });
+    return next;
+  }
+
+  private async reload(why: string): Promise<ReloadOutcome> {
+    const log = this.deps.logger;
+    const current = this.model!;
+    if (this.stateValue !== 'ready' || !this.source) return { kind: 'unchanged', version: current.card.version };
+    let version: string | undefined;
+    let engine: InferenceEngine | undefined;
+    try {
+      version = await this.source.currentVersion();
+      const sourced = await this.source.fetch();
+      version = sourced.version;
+      const model = await this.loadServable(sourced.modelPath);
+      if (model.sha256 === current.sha256 && model.card.version === current.card.version) return { kind: 'unchanged', version: current.card.version };
+      const policy = await loadWorkerPolicy(this.config, model);
+      engine = this.createEngine(sourced.modelPath, model.card);
+      await engine.start();
+      if (this.closing !== undefined) throw new RevmodError('SHUTTING_DOWN', 'the worker is closing');
+      const pipeline = this.createPipeline(engine, model, policy);
+      const old = { engine: this.engine!, pipeline: this.pipeline! };
+      // From here every new job runs on the new pipeline; those already running finish on the old one.
+      this.engine = engine;
+      this.pipeline = pipeline;
+      this.model = model;
+      this.policy = policy;
+      this.reloads += 1;
+      this.lastReloadError = undefined;
+      log.info({ why, from: `${current.card.name}@${current.card.version}`, to: `${model.card.name}@${model.card.version}`, sha256: model.sha256 }, `model swapped to ${model.card.name}@${model.card.version}`);
+      const retiring = this.retire(old.pipeline, old.engine).catch((e: Error) => log.warn({ err: e.message }, 'closing the replaced model failed'));
+      this.retiring.add(retiring);
+      void retiring.finally(() => this.retiring.delete(retiring));
+      return { kind: 'swapped', from: current.card.version, to: model.card.version };
+    } catch (err) {
+      await engine?.close().catch(() => undefined);
+      const message = (err as Error).message;
+      this.lastReloadError = { at: new Date().toISOString(), version, message };
+      log.error({ why, version, err: message }, `model reload failed; ${current.card.name}@${current.card.version} keeps serving`);
+      return { kind: 'failed', version, message };
+    }
+  }
+
+  /** Closes a replaced pipeline's engine once its last job is done (its session freed with its thread). */
+  private async retire(pipeline: ModerationPipeline, engine: InferenceEngine): Promise<void> {
+    if ((this.jobsOn.get(pipeline) ?? 0) > 0) await new Promise<void>((resolve) => this.pipelineIdle.set(pipeline, resolve));
+    this.pipelineIdle.delete(pipeline);
+    this.jobsOn.delete(pipeline);
+    await pipeline.drain().catch(() => undefined);
+    await engine.close();
   }
 
   /** Known images: the verdict cache and the lists (loaded from Redis, or rebuilt there from the S3 journal). */
@@ -413,6 +585,10 @@ export class ModerationWorker {
     }
     this.stateValue = 'draining';
     clearTimeout(this.resumeTimer);
+    clearInterval(this.pollTimer);
+    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
+    // A reload under way either finished its swap or gave up; wait so that its engine is accounted for.
+    await this.reloading?.catch(() => undefined);
     // A start() in progress notices the close at its next step and stops; wait for it to get there.
     await this.starting?.catch(() => undefined);
     let forced = false;
@@ -437,6 +613,8 @@ export class ModerationWorker {
       await this.worker?.close(true).catch(() => undefined);
     }
     await this.engine?.close();
+    // Engines of replaced pipelines, closed once their last jobs (finished by now) are done.
+    await Promise.all(this.retiring);
     await this.pool?.close();
     await this.ocrPool?.close();
     await this.publisher?.close().catch(() => undefined);
@@ -445,6 +623,7 @@ export class ModerationWorker {
     await this.known?.close();
     this.knownS3?.destroy();
     this.store?.close();
+    this.source?.close();
     await this.connection?.quit().catch(() => this.connection?.disconnect());
     this.stateValue = 'closed';
     log.info({ forced }, 'worker closed');

@@ -69,6 +69,8 @@ export interface ConsoleHarnessOptions {
   readonly name: string;
   readonly review?: RevmodConfigInput['review'];
   readonly identity?: RevmodConfigInput['identity'];
+  /** Known images (verdict reuse, "reject and block similar"); a journal bucket is made when it names one. */
+  readonly known?: RevmodConfigInput['known'];
   /** A Redis of the test's own (one it may FLUSHALL). @defaultValue the shared test Redis */
   readonly redisUrl?: string;
 }
@@ -76,7 +78,7 @@ export interface ConsoleHarnessOptions {
 /** A review console on a loopback port with its own prefix, S3 server and users file. */
 export async function startConsole(o: ConsoleHarnessOptions): Promise<ConsoleHarness> {
   const prefix = uniquePrefix(o.name);
-  const s3 = await S3Server.start({ buckets: [PHOTOS, LOG_BUCKET, OTHER_BUCKET] });
+  const s3 = await S3Server.start({ buckets: [PHOTOS, LOG_BUCKET, OTHER_BUCKET, ...(o.known?.journalBucket ? [o.known.journalBucket] : [])] });
   const dir = mkdtempSync(join(tmpdir(), 'revmod-console-'));
   const usersFile = join(dir, 'users.json');
   await writeUsersFile(usersFile, {
@@ -87,6 +89,7 @@ export async function startConsole(o: ConsoleHarnessOptions): Promise<ConsoleHar
     s3: s3.s3Config,
     identity: { usersFile, ...(o.identity ?? {}) },
     review: { logBucket: LOG_BUCKET, sessionSecret: 'test-session-secret-0123456789abcdef', cookieSecure: 'never', imageBuckets: [PHOTOS], ...(o.review ?? {}) },
+    ...(o.known ? { known: o.known } : {}),
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const consoleApp = createConsoleApp({ config, users: new UsersDirectory(usersFile), logger, defaultMetrics: false, sweepMs: 300 });

@@ -78,7 +78,10 @@ export class WorkerFleet {
   constructor(private readonly base: WorkerSettings) {}
 
   start(name: string, overrides: Partial<WorkerSettings> = {}, entry?: string): WorkerProcess {
-    const worker = spawnWorker({ name, env: workerEnv({ ...this.base, ...overrides }), ...(entry ? { entry } : {}) });
+    // Detectors off unless a test's `extra` turns them on: these tests are about faults, and OCR's
+    // threads would only slow every worker start (testConfig does the same in process).
+    const env = { REVMOD_DETECT_BLUR: 'false', REVMOD_DETECT_QR: 'false', REVMOD_DETECT_TEXT: 'false', ...workerEnv({ ...this.base, ...overrides }) };
+    const worker = spawnWorker({ name, env, ...(entry ? { entry } : {}) });
     this.all.push(worker);
     return worker;
   }

@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { Queue } from 'bullmq';
 import { configEnv, type RevmodConfig } from '../../src/config';
-import { runCli, type CliContext } from '../../src/cli';
+import { runCli } from '../../src/cli';
+import { capture } from '../helpers/cli-capture';
 import { readUsersFile, verifyPassword } from '../../src/identity';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { S3Server } from '../../tools/dev/s3-server';
@@ -19,17 +20,6 @@ const REPO_ROOT = resolve(__dirname, '../..');
 const BIN = join(REPO_ROOT, 'workers/revmod.js');
 const BUCKET = 'cli-photos';
 
-/** A CliContext that records output, with the given environment. */
-function capture(env: Record<string, string>): CliContext & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    env, stdout, stderr,
-    out: (line) => stdout.push(line),
-    err: (line) => stderr.push(line),
-    exit: (code) => { throw new Error(`unexpected exit(${code})`); },
-  };
-}
 
 /** The real bin, as a user runs it. */
 function revmod(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {

@@ -3,7 +3,7 @@
  * model (whose violate score is known for each solid colour), the decision log in a real S3, and
  * the HTML report opened in Chromium: its charts are inline SVG and the page requests nothing.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -82,6 +82,21 @@ describe('revmod eval', () => {
     } finally {
       await browser.close();
     }
+  }, 60_000);
+
+  it('reads a dataset export\'s manifest.jsonl (files and classes) and scores the same as the folder', async () => {
+    const lines = [...NORMAL_SCORES.map((s) => ({ file: `normal/${s}.png`, class: 'normal' })), ...VIOLATE_SCORES.map((s) => ({ file: `violate/${s}.png`, class: 'violate' }))];
+    writeFileSync(join(dir, 'set', 'manifest.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const ctx = capture();
+    const out = join(dir, 'manifest-report');
+    expect(await runCli(['eval', '--manifest', join(dir, 'set'), '--model', probe, '--threshold', '0.7', '--out', out], ctx)).toBe(0);
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(json.source).toMatch(/^manifest .*manifest\.jsonl$/);
+    expect(json.evaluation.confusion).toEqual({ labels: ['normal', 'violate'], matrix: [[4, 2], [1, 3]] });
+    const bad = capture();
+    writeFileSync(join(dir, 'bad.jsonl'), '{"file":"x.png"}\n');
+    expect(await runCli(['eval', '--manifest', join(dir, 'bad.jsonl'), '--model', probe, '--out', out], bad)).toBe(1);
+    expect(bad.stderr.join('\n')).toMatch(/bad\.jsonl:1: needs file and class/);
   }, 60_000);
 
   it('calibrate writes a new card version with the chosen threshold and its intervals, and never overwrites one', async () => {

@@ -131,7 +131,7 @@ describe('known images in a worker', () => {
     const machine = await judge('decided/1.jpg');
     expect(machine.reusedFrom).toBeUndefined();
     // What the review console's DecisionService records on a rejection (tested through the console in console-api).
-    await verdictCacheOf(redis, config).recordDecision(machine.version!.sha256!, { ...machine, decision: 'block', reasons: ['spam_ad'] });
+    await verdictCacheOf(redis, config).recordDecision(machine.version!.sha256!, machine, { outcome: 'block', reasons: ['spam_ad'], decidedAt: new Date().toISOString() });
     const reupload = await judge('decided/2.jpg');
     expect(reupload).toMatchObject({ decision: 'block', reasons: ['known_decision', 'spam_ad'], reusedFrom: machine.id, batch: null });
   }, 60_000);

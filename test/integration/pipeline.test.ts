@@ -103,7 +103,7 @@ describe('core pipeline against real Redis and a real S3 server (ResNet18)', () 
       expect(v.attempt).toBe(1);
       expect(Date.parse(v.decidedAt)).not.toBeNaN();
     }
-  });
+  }, 120_000);
 
   it('ran batches larger than 1 and none above the configured size', () => {
     expect(batches.length).toBeGreaterThan(0);

@@ -42,7 +42,7 @@ describe('decodeImage: one decode for the model crop and the detector views', ()
       expect(grey.channels).toBe(1);
       expect(grey.data.length).toBe(grey.width * grey.height);
     }
-  });
+  }, 120_000);
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('stands a view upright for EXIF orientation %i', async (orientation) => {
     // An asymmetric picture: a bright block in one corner, a gradient across.

@@ -71,6 +71,20 @@ describe('Dockerfiles', () => {
     expect(dockerCmd(gpu)).toEqual(dockerCmd(cpu));
   });
 
+  it('GPU image, WebGPU variant (--target runtime-webgpu): Mesa 25 and the Vulkan loader, no CUDA libraries, the driver\'s ICD mounted', () => {
+    const stage = gpu.slice(gpu.indexOf('FROM ${NODE_IMAGE} AS runtime-webgpu'), gpu.indexOf('FROM ${CUDA_IMAGE} AS runtime'));
+    expect(stage).toMatch(/^FROM \$\{NODE_IMAGE\} AS runtime-webgpu$/m);
+    expect(stage).toMatch(/Suites: bookworm-backports/);
+    expect(stage).toMatch(/apt-get install .*-t bookworm-backports mesa-vulkan-drivers libvulkan1/);
+    expect(stage).toMatch(/NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics/);
+    expect(stage).toMatch(/REVMOD_EXECUTION_PROVIDER=webgpu/);
+    // Copied from the stage before the CUDA libraries are fetched.
+    expect(stage).not.toMatch(/--from=build\b/);
+    expect(stage).toMatch(/COPY --from=source \/app\/node_modules/);
+    expect(stage).toMatch(/^USER revmod$/m);
+    expect(dockerCmd(stage)).toEqual(dockerCmd(cpu));
+  });
+
   it('bakes no model into either runtime image (the untrained demo model is refused in production anyway)', () => {
     for (const dockerfile of [cpu, gpu]) {
       const runtime = dockerfile.slice(dockerfile.search(/^FROM .* AS runtime$/m));

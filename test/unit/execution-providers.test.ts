@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config';
 import { gpuWarmUpSizes } from '../../src/worker/moderation-worker';
-import { describeAttempts, executionProviderConfig, gpuDeviceNodes, isDeviceLoss, providerChain, providerErrorReason, providerPreflight } from '../../src/model/execution-providers';
+import { describeAttempts, executionProviderConfig, gpuDeviceNodes, isDeviceLoss, providerChain, providerErrorReason, providerPreflight, vulkanIcdFiles } from '../../src/model/execution-providers';
 
 describe('execution provider choice', () => {
   it('auto tries cuda, webgpu, cpu; a named GPU provider alone at start, then cpu after a restart', () => {
@@ -27,15 +27,37 @@ describe('execution provider choice', () => {
       writeFileSync(join(dev, 'nvidiactl'), '');
       writeFileSync(join(dev, 'dri', 'card0'), '');
       expect(gpuDeviceNodes(dev)).toEqual([]);
-      expect(providerPreflight('webgpu', 'auto', dev)).toMatch(/no GPU device node .*software Vulkan device.*REVMOD_EXECUTION_PROVIDER=webgpu/);
-      expect(providerPreflight('webgpu', 'webgpu', dev)).toBeUndefined(); // named: tried on whatever adapter Dawn finds
+      expect(providerPreflight('webgpu', 'auto', { devDir: dev })).toMatch(/no GPU device node .*software Vulkan device.*REVMOD_EXECUTION_PROVIDER=webgpu/);
+      expect(providerPreflight('webgpu', 'webgpu', { devDir: dev })).toBeUndefined(); // named: tried on whatever adapter Dawn finds
       writeFileSync(join(dev, 'dri', 'renderD128'), '');
       writeFileSync(join(dev, 'nvidia0'), '');
       expect(gpuDeviceNodes(dev).sort()).toEqual([join(dev, 'dri', 'renderD128'), join(dev, 'nvidia0')]);
-      expect(providerPreflight('webgpu', 'auto', dev)).toBeUndefined();
-      expect(providerPreflight('cpu', 'auto', dev)).toBeUndefined();
+      expect(providerPreflight('webgpu', 'auto', { devDir: dev })).toBeUndefined();
+      expect(providerPreflight('cpu', 'auto', { devDir: dev })).toBeUndefined();
     } finally {
       rmSync(dev, { recursive: true, force: true });
+    }
+  });
+
+  it('auto rules webgpu out on an NVIDIA GPU without its Vulkan driver manifest (Dawn would fall to software)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'revmod-nvidia-'));
+    try {
+      const dev = join(root, 'dev');
+      const icd = join(root, 'icd.d');
+      mkdirSync(dev);
+      mkdirSync(icd);
+      writeFileSync(join(dev, 'nvidia0'), '');
+      writeFileSync(join(icd, 'lvp_icd.json'), '{}');
+      const host = { devDir: dev, icdDirs: [icd], env: {} };
+      expect(vulkanIcdFiles({}, [icd])).toEqual([join(icd, 'lvp_icd.json')]);
+      expect(providerPreflight('webgpu', 'auto', host)).toMatch(/NVIDIA GPU but no NVIDIA Vulkan driver manifest .*graphics.*NVIDIA_DRIVER_CAPABILITIES/);
+      expect(providerPreflight('webgpu', 'webgpu', host)).toBeUndefined();
+      // The loader's variables name the manifests instead of the folders.
+      expect(providerPreflight('webgpu', 'auto', { ...host, env: { VK_ICD_FILENAMES: '/usr/share/vulkan/icd.d/nvidia_icd.json' } })).toBeUndefined();
+      writeFileSync(join(icd, 'nvidia_icd.json'), '{}');
+      expect(providerPreflight('webgpu', 'auto', host)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 

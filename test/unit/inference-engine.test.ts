@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
 import { InferenceEngine } from '../../src/model/inference-engine';
+import { gpuDeviceNodes } from '../../src/model/execution-providers';
 import { armInferenceCrash, CRASHABLE_THREAD_ENTRY } from '../helpers/inference-crash';
 import { checkModelIo, ioContractOf, type ModelIoContract } from '../../src/model/model-io';
 import type { Dim } from '../../src/onnx/graph-builder';
@@ -43,11 +44,18 @@ describe('InferenceEngine (onnxruntime in a worker thread)', () => {
   const withoutCuda = CUDA_PROVIDER_INSTALLED ? it.skip : it;
   const withCuda = CUDA_PROVIDER_INSTALLED ? it : it.skip;
 
-  withoutCuda('falls back to CPU under `auto` and says why (CPU build of onnxruntime-node)', async () => {
+  // Without a GPU device node, auto does not try WebGPU (it would find only a software Vulkan device).
+  const withoutCudaOrGpu = !CUDA_PROVIDER_INSTALLED && gpuDeviceNodes().length === 0 ? it : it.skip;
+  withoutCudaOrGpu('falls back to CPU under `auto` and says why at each step (CPU build of onnxruntime-node, no GPU device node)', async () => {
     engine = new InferenceEngine({ modelPath: probe, executionProvider: 'auto', maxBatchSize: 1, contract: probeContract });
+    const reasons: string[] = [];
+    engine.on('fallback', (reason: string) => reasons.push(reason));
     const info = await engine.start();
     expect(info.provider).toBe('cpu');
-    expect(info.fallbackReason).toMatch(/installed without its CUDA provider/);
+    expect(info.fallbacks.map((f) => f.provider)).toEqual(['cuda', 'webgpu']);
+    expect(info.fallbackReason).toMatch(/^cuda: onnxruntime-node was installed without its CUDA provider.*; webgpu: no GPU device node/);
+    expect(reasons).toEqual(info.fallbacks.map((f) => f.reason));
+    expect(info.warmUpMs).toEqual({}); // CPU sessions are not warmed up
   });
 
   withoutCuda('refuses to start on `cuda` with MODEL_INVALID (CPU build of onnxruntime-node)', async () => {

@@ -342,11 +342,14 @@ const SOAK_END = '<!-- soak:end -->';
 export function writeReport(file: string, part: { bench?: string; soak?: string }): void {
   let oldBench = '';
   let oldSoak = '';
+  // Sections after the soak's (other benchmarks' figures, written by hand) are kept as they are.
+  let others = '';
   if (existsSync(file)) {
     const text = readFileSync(file, 'utf8');
     const b = text.indexOf(SOAK_BEGIN);
     const e = text.indexOf(SOAK_END);
     if (b >= 0 && e > b) oldSoak = text.slice(b + SOAK_BEGIN.length, e).trim();
+    if (e >= 0) others = text.slice(e + SOAK_END.length).trim();
     const benchStart = text.indexOf('## Benchmark');
     if (benchStart >= 0) oldBench = text.slice(benchStart, b >= 0 && b > benchStart ? b : undefined).trim();
   }
@@ -363,6 +366,7 @@ export function writeReport(file: string, part: { bench?: string; soak?: string 
     soak || '## Soak\n\nNot run yet: `npm run bench:soak` (20,000 images, about 15 minutes on 2 cores).',
     SOAK_END,
     '',
+    ...(others ? [others, ''] : []),
   ].join('\n');
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, text);

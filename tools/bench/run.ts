@@ -3,8 +3,9 @@
  * bounds, preprocessing parity, and the tutorial's reference server side by side; writes
  * docs/benchmarks.md. `npm run bench:soak` (or `--soak`) — a long run watching RSS. `--help` for flags.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { loadConfig, type RevmodConfig } from '../../src/config';
@@ -22,7 +23,12 @@ import { machineInfo } from './infra';
 import { mib } from './measure';
 import { ensureReferenceOnnx, linkFolder, pythonHasTorch, referenceCacheDir, revmodCardForReference, runLoad, startReferenceServer, type LoadResult, type ReferenceServer } from './reference';
 import { medianRun, previousSoakSummary, renderBench, renderSoak, writeReport, type BenchResults, type ReferenceResults, type RunSettings, type SoakResults } from './report';
-import { benchInference, benchPreprocess, measureParity, stageBound, type PreprocessResult } from './stages';
+import { benchInference, benchPreprocess, measureParity, stageBound, type InferenceResult, type PreprocessResult } from './stages';
+import { benchDecodeFloor } from './decode-floor';
+import { benchFeedRate, type FeedRun } from './feed-rate';
+import { benchInt8, type Int8Report } from './int8';
+import { renderPerf, type PerfResults } from './report-perf';
+import { quantizeModel } from '../../src/quantize/quantize-model';
 
 // The pinned AWS SDK's notice about future Node versions is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -48,6 +54,9 @@ const HELP = `usage: npm run bench -- [options]        (npm run bench:soak -- [o
   --batch N  --max-wait MS  --concurrency N  --intra-op N  --mode torchvision|fast
                           worker settings (default: the worker's config: REVMOD_* variables, then defaults)
   --stage-seconds S       minimum time per stage measurement (default 1.5)
+  --no-int8               skip the int8 model (quantised from the fp32 one with \`revmod model quantize\`,
+                          calibrated on the bench images): its bursts beside fp32's, and npm run bench:int8's check
+  --feed-count N          images per GPU stand-in feed-rate run (probe model, taskset 1 and 2 cores, 2 processes), 0 to skip (default 300)
   --e2e-only              only the end-to-end bursts and the low-load run, summary lines, no report (for tuning)
   --soak                  soak instead: --soak-count images (default 20000), RSS over time
   --out FILE              report file (default docs/benchmarks.md); --no-write to only print
@@ -77,6 +86,8 @@ function parse() {
         'intra-op': { type: 'string' },
         mode: { type: 'string' },
         'stage-seconds': { type: 'string', default: '1.5' },
+        'no-int8': { type: 'boolean', default: false },
+        'feed-count': { type: 'string', default: '300' },
         soak: { type: 'boolean', default: false },
         'e2e-only': { type: 'boolean', default: false },
         'soak-count': { type: 'string', default: '20000' },
@@ -120,6 +131,8 @@ function parse() {
     intraOp: int('intra-op', values['intra-op']),
     mode: mode as 'torchvision' | 'fast' | undefined,
     stageSeconds,
+    int8: !values['no-int8'],
+    feedCount: int('feed-count', values['feed-count'])!,
     soak: values.soak,
     e2eOnly: values['e2e-only'],
     soakCount: int('soak-count', values['soak-count'], 1)!,
@@ -241,6 +254,7 @@ async function setUp(o: Options, cleanups: CleanupStack, modelPath: string, imag
 
 async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
   const t0 = Date.now();
+  const loadAtStart = loadavg()[0]!;
   const images = await loadImages(o.imagesDir);
   log(`${images.length} photos from ${o.imagesDir}: ${describeMix(images)}`);
   const model = await chooseModel(o, cleanups);
@@ -270,6 +284,21 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
   const mix = await benchPreprocess(images, prepOptions, 2, o.stageSeconds * 2, 'mix');
   const inferAtBatch = inference.find((i) => i.batch === config.batch.size) ?? inference[inference.length - 1]!;
   const bound = stageBound(machineInfo().cores, inferAtBatch, mix);
+  log('stage: decode floor');
+  const floor = await benchDecodeFloor(images, present.filter((c) => c !== 'small'), 2);
+  for (const x of floor) log(`floor ${x.sizeClass} ${x.path}: ${x.cpuMsPerImage.toFixed(1)} ms CPU/img`);
+  // The int8 model: the fp32 one quantised as a user would, calibrated on the bench's photos (speed is what this run measures of it).
+  let int8Path: string | undefined;
+  let inferenceInt8: InferenceResult | undefined;
+  if (o.int8) {
+    int8Path = join(mkdtempSync(join(tmpdir(), 'revmod-bench-int8-')), 'model-int8.onnx');
+    const q = await quantizeModel(config.model.path, int8Path, { calibrateDir: o.imagesDir });
+    log(`int8 model ${int8Path}: ${q.bytesOut} bytes; calibration check ${q.check.sameTopClass}/${q.check.images} top class equal`);
+    inferenceInt8 = (await benchInference(crops, {
+      modelPath: int8Path, executionProvider: config.model.executionProvider, intraOpThreads: config.model.intraOpThreads,
+      batchSizes: [config.batch.size], minSeconds: o.stageSeconds,
+    }))[0];
+  }
   log('parity');
   const parity = await measureParity(resolve(SHARED, 'parity'), o.imagesDir, prepOptions);
 
@@ -281,6 +310,15 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
   await harness.start();
   log(`worker ready (${harness.modelName} on ${harness.provider}); warm-up`);
   await harness.burst('warm-up', images, 2 * config.batch.size);
+  let harness8: Harness | undefined;
+  if (int8Path) {
+    const prefix8 = `${config.redis.prefix}-int8`;
+    cleanups.add('redis keys (int8)', async () => { await deletePrefix({ url: config.redis.url, prefix: prefix8 }); });
+    harness8 = new Harness({ config: { ...config, redis: { ...config.redis, prefix: prefix8 }, model: { ...config.model, path: int8Path } }, bucket: BUCKET, s3Pid });
+    cleanups.add('worker (int8)', () => harness8!.close());
+    await harness8.start();
+    await harness8.burst('warm-up', images, 2 * config.batch.size);
+  }
   const referenceDir = resolve(SHARED, 'reference');
   let server: ReferenceServer | undefined;
   let referenceSkipped = model.skipped;
@@ -309,13 +347,17 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
     }
   };
   const e2e: BurstResult[] = [];
+  const perfTurns: Array<PerfResults['turns'][number]> = [];
   for (let i = 0; i < o.repeat; i++) {
     const r = await harness.burst(`burst ${i + 1}`, images, o.count);
     log(`end to end ${i + 1}/${o.repeat}: ${r.imagesPerS.toFixed(1)} img/s, mean batch ${r.meanBatch.toFixed(1)}, errors ${r.errors}, cores elsewhere ${r.coresElsewhere.toFixed(2)}`);
     if (r.errors > 0) log(`  errors: ${r.errorSamples.join('; ')}`);
     e2e.push(r);
+    const r8 = harness8 ? await harness8.burst(`int8 burst ${i + 1}`, images, o.count) : undefined;
+    if (r8) log(`int8 end to end ${i + 1}/${o.repeat}: ${r8.imagesPerS.toFixed(1)} img/s, CPU ${r8.cpuMsPerImage.toFixed(1)} ms/img (inference ${r8.inferCpuMsPerImage.toFixed(1)}), errors ${r8.errors}, cores elsewhere ${r8.coresElsewhere.toFixed(2)}`);
     const ref = await referenceTurn(`turn ${i + 1}/${o.repeat}`, o.imagesDir, o.referenceCount, [1, 4], i === 0 ? 4 : 0);
     if (ref) referenceTurns.push(ref);
+    perfTurns.push({ fp32: r, int8: r8, reference: ref });
   }
   const byClass: BurstResult[] = [];
   if (o.classCount > 0) {
@@ -336,6 +378,7 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
   const settings = settingsOf(config, harness, images, o.imagesDir);
   const peakRssMiB = harness.peakRssMiB;
   await harness.close();
+  await harness8?.close();
   await server?.stop();
 
   // The other preprocess mode, end to end (a worker of its own, same queues).
@@ -359,12 +402,34 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
     }
     : undefined;
 
+  let feed: FeedRun[] = [];
+  if (o.feedCount > 0) {
+    log('GPU stand-in feed rate');
+    feed = await benchFeedRate({ images, redisUrl: config.redis.url, count: o.feedCount, log });
+  }
+  let int8Check: Int8Report | undefined;
+  if (o.int8) {
+    log('int8 agreement and speed (bench:int8)');
+    int8Check = await benchInt8({ useShared: true, seconds: o.stageSeconds * 2, log });
+  }
   const results: BenchResults = {
     settings, e2e, byClass, lowLoad, lowLoadImages: lowLoadSet.map((i) => `${i.width}×${i.height}`).filter((v, i, a) => a.indexOf(v) === i).join(', '),
     peakRssMiB, inference, preprocess, mix, bound, parity, reference, otherMode, ...(referenceSkipped ? { referenceSkipped } : {}),
     soakSummary: previousSoakSummary(o.out),
   };
-  const text = renderBench(results);
+  const soakSummary = results.soakSummary;
+  const perf = renderPerf({
+    cores: machineInfo().cores, loadAverage: [loadAtStart, loadavg()[0]!], floor, byClass, turns: perfTurns, inferenceFp32: inferAtBatch, inferenceInt8, mix, lowLoad,
+    referenceLowLoad: referenceLow?.runs ?? [], feed, int8Check,
+    parityWorstMax: parity && parity.length > 0 ? Math.max(...parity.map((p) => p.torchvision.max)) : undefined,
+    soak: soakSummary ? { growthPct: soakSummary.growthPct, date: soakSummary.date } : undefined,
+  });
+  const text = `${renderBench(results)}\n\n${perf}`;
+  if (o.write) {
+    // The figures behind the performance section, so that it can be rendered again without a run.
+    mkdirSync(resolve(REPO_ROOT, '.tmp'), { recursive: true });
+    writeFileSync(resolve(REPO_ROOT, '.tmp/bench-perf.json'), JSON.stringify({ floor, byClass, turns: perfTurns, inferenceFp32: inferAtBatch, inferenceInt8, mix, lowLoad, feed, int8Check }, null, 1));
+  }
   process.stdout.write(`\n${text}\n`);
   if (o.write) {
     writeReport(o.out, { bench: text });

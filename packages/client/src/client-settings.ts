@@ -24,6 +24,7 @@ export const CLIENT_SETTINGS = defineSettings({
   requests: {
     allowedBuckets: { env: 'REVMOD_ALLOWED_BUCKETS', kind: 'list', default: [], doc: 'Comma-separated bucket allow-list; empty allows all.' },
     maxMetaBytes: { env: 'REVMOD_MAX_META_BYTES', kind: 'int', default: 4_096, min: 1, doc: 'Largest serialized `meta` accepted with a job.' },
+    listTimeoutMs: { env: 'REVMOD_KNOWN_REQUEST_TIMEOUT_MS', kind: 'int', default: 30_000, min: 100, doc: 'Longest a known-image list request (`ListsClient`: addToList, removeFromList, lookup) waits for a worker to answer.' },
   },
   signing: {
     key: { env: 'REVMOD_SIGNING_KEY', fileEnv: 'REVMOD_SIGNING_KEY_FILE', kind: 'string', secret: true, doc: 'HMAC key: workers sign every verdict with it; consumers (consumeVerdicts, getVerdict) refuse verdicts it did not sign. Unset: no signatures.' },

@@ -49,7 +49,7 @@ export interface ListsClientOptions {
   readonly connection?: Redis;
   /** Who is asking, recorded on the entries it adds. @defaultValue 'sdk' */
   readonly by?: string;
-  /** Longest a request waits for a worker's answer. @defaultValue 30000 (REVMOD_KNOWN_REQUEST_TIMEOUT_MS) */
+  /** Longest a request waits for a worker's answer. @defaultValue config.requests.listTimeoutMs (REVMOD_KNOWN_REQUEST_TIMEOUT_MS, 30000) */
   readonly timeoutMs?: number;
 }
 
@@ -98,7 +98,7 @@ export class ListsClient {
       throw new RevmodError('LIST_INVALID', `an entry is named by { hash }, { bucket, key } or { verdictId }, received ${JSON.stringify(source(request))}`);
     }
     const events = await this.queueEvents();
-    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    const timeoutMs = this.options.timeoutMs ?? this.config.requests.listTimeoutMs;
     const job = await this.queue.add(request.op, request, {
       jobId: randomUUID(), attempts: 1, removeOnComplete: { age: 3_600 }, removeOnFail: { age: 86_400 },
     });

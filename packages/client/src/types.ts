@@ -40,7 +40,7 @@ export interface VerdictModel {
   readonly name: string;
   readonly version: string;
   readonly sha256: string;
-  /** The onnxruntime execution provider that actually ran the batch: `cuda` or `cpu`. */
+  /** The onnxruntime execution provider that actually ran the batch: `cuda`, `webgpu` or `cpu`. */
   readonly executionProvider: string;
 }
 

@@ -6,6 +6,7 @@ import { InferenceEngine } from '../../model/inference-engine';
 import { loadModel } from '../../model/load-model';
 import { ioContractOf } from '../../model/model-io';
 import { scoreImages } from '../../model/score-images';
+import { registerRegistryCommands } from './model-registry-commands';
 import { loadWorkerPolicy } from '../../worker/moderation-worker';
 import { tensorFloatsPerImage } from '../../preprocess/constants';
 import { EXIT, UsageError, type CliContext } from '../cli-context';
@@ -68,7 +69,7 @@ export async function checkModel(path: string, opts: CheckOptions, ctx: CliConte
   const policy = await loadWorkerPolicy(config, model);
   const { thresholds } = policy;
   const engine = new InferenceEngine({ modelPath: path, executionProvider: opts.provider, intraOpThreads: config.model.intraOpThreads, maxBatchSize: opts.batch, maxInFlight: 1,
-    contract: ioContractOf(model.card) });
+    webgpuLayout: config.model.webgpuLayout, startTimeoutMs: config.model.loadTimeoutMs, contract: ioContractOf(model.card) });
   try {
     const info = await engine.start();
     const floats = tensorFloatsPerImage(model.card.preprocessing.cropSize);
@@ -189,4 +190,5 @@ export function registerModelCommands(program: Command, ctx: CliContext, run: Ru
     .option('--batch <n>', 'images per inference run', positiveInt, 16)
     .option('--json', 'print {model, executionProvider, images: [{file, ok, sha256, scores}]} as one JSON line')
     .action(run((paths: string[], opts: ScoreOptions) => scoreCommand(paths, opts, ctx)));
+  registerRegistryCommands(model, ctx, run, checkModel);
 }

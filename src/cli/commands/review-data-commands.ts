@@ -97,6 +97,7 @@ export function registerReviewDataCommands(program: Command, ctx: CliContext, ru
       return withReviewData(ctx, (d) => withQueues(d, [d.config.queues.decisions], ([queue]) => replayDecisions({
         log: d.log, queue: queue as Queue<ReviewDecision>, store: d.store, retainDecisionsSeconds: d.config.retention.decisionsSeconds,
         dryRun: opts.dryRun ?? false, ...(sinceMs !== undefined ? { sinceMs } : {}),
+        ...(d.config.known.enabled ? { known: verdictCacheOf(d.redis, d.config) } : {}),
       })));
     }));
 

@@ -17,6 +17,8 @@
     readonly taxonomy: readonly Reason[];
     readonly claimBatch: number;
     readonly nowMs: number;
+    /** "Reject and block similar" is on (known-image lists): the list rejected images go to. */
+    readonly blockList?: string;
   }
   interface Summary {
     readonly id: string; readonly outcome: Outcome; readonly reasons: readonly string[]; readonly reviewer: { readonly id: string; readonly role: string };
@@ -55,6 +57,8 @@
     grey: false,
     hoverReveal: true,
     armed: false,
+    /** Armed by K: the next reason rejects and adds the image to the block list. */
+    similar: false,
     help: false,
     escalating: false,
     busy: false,
@@ -250,6 +254,7 @@
   function afterAction(it: ItemView, mark: 'pass' | 'block' | 'skipped' | 'escalated' | 'expired'): void {
     S.done.set(it.id, mark);
     S.armed = false;
+    S.similar = false;
     if (S.reversing) {
       S.reversing = false;
       S.tab = 'decided';
@@ -269,8 +274,11 @@
     S.busy = true;
     try {
       const note = S.notes.get(it.id);
-      const r = await api<{ repeated: boolean }>(`/api/items/${encodeURIComponent(it.id)}/decision`, { token: it.token, outcome, reasons, ...(note ? { note } : {}) });
-      toast(r.repeated ? t('msg.repeated') : t('msg.saved'), 'good');
+      const similar = S.similar && outcome === 'block' && boot.blockList !== undefined;
+      const r = await api<{ repeated: boolean; blockSimilar?: { list: string } | { error: { code: string; message: string } } }>(
+        `/api/items/${encodeURIComponent(it.id)}/decision`, { token: it.token, outcome, reasons, ...(note ? { note } : {}), ...(similar ? { blockSimilar: true } : {}) });
+      if (r.blockSimilar && 'error' in r.blockSimilar) toast(`${t('msg.blockSimilarFailed')}: ${r.blockSimilar.error.message}`, 'bad');
+      else toast(r.blockSimilar ? `${t('msg.blockedSimilar')} (${r.blockSimilar.list})` : r.repeated ? t('msg.repeated') : t('msg.saved'), 'good');
       afterAction(it, outcome);
     } catch (err) {
       failed(err);
@@ -278,6 +286,15 @@
     } finally {
       S.busy = false;
     }
+  }
+
+  /** K: the next reason rejects the image and lists it, so that its copies are blocked without a look. */
+  function armSimilar(): void {
+    if (boot.blockList === undefined) return;
+    const on = !(S.armed && S.similar);
+    S.armed = on;
+    S.similar = on;
+    render();
   }
 
   async function skip(): Promise<void> {
@@ -513,7 +530,9 @@
     const approve = h('button', { class: 'act approve', type: 'button' }, kbd('A'), audit ? t('audit.approve') : t('action.approve'));
     approve.addEventListener('click', () => void decide('pass', []));
     const reject = h('button', { class: 'act reject', type: 'button' }, kbd('R'), audit ? t('audit.reject') : t('action.reject'));
-    reject.addEventListener('click', () => { S.armed = !S.armed; render(); });
+    reject.addEventListener('click', () => { S.armed = !S.armed; S.similar = false; render(); });
+    const rejectSimilar = h('button', { class: `act reject${S.similar ? ' armed' : ''}`, type: 'button', 'data-action': 'reject-similar' }, kbd('K'), t('action.rejectSimilar'));
+    rejectSimilar.addEventListener('click', () => { armSimilar(); });
     const skipB = h('button', { class: 'act plain', type: 'button' }, kbd('S'), t('action.skip'));
     skipB.addEventListener('click', () => void skip());
     const escB = h('button', { class: 'act plain', type: 'button' }, kbd('E'), t('action.escalate'));
@@ -521,8 +540,9 @@
     noteBox.placeholder = t('note.placeholder');
     noteBox.value = S.notes.get(it.id) ?? '';
     const canEscalate = !it.reversal && it.lane !== 'escalated';
-    box.append(h('div', { class: 'actions' }, it.reversal && it.outcome === 'pass' ? null : approve, it.reversal && it.outcome === 'block' ? null : reject, it.reversal ? null : skipB, canEscalate ? escB : null));
-    if (S.armed) box.append(h('p', { class: 'row' }, t('reason.pick')));
+    box.append(h('div', { class: 'actions' }, it.reversal && it.outcome === 'pass' ? null : approve, it.reversal && it.outcome === 'block' ? null : reject,
+      boot.blockList !== undefined && !(it.reversal && it.outcome === 'block') ? rejectSimilar : null, it.reversal ? null : skipB, canEscalate ? escB : null));
+    if (S.armed) box.append(h('p', { class: 'row' }, S.similar ? t('reason.pickSimilar') : t('reason.pick')));
     box.append(reasons, h('div', { style: 'margin-top:8px' }, noteBox));
 
     if (it.earlier.length > 0) {
@@ -583,7 +603,7 @@
       return h('footer', { class: 'keys' }, k('↑ ↓', t('help.move')), k('X', t('help.reverse')), k('T', t('help.lane')), k('L', t('help.lang')), k('?', t('help.help')));
     }
     return h('footer', { class: 'keys' },
-      k('A', t('help.approve')), k('1–9', t('help.rejectN')), k('R', t('help.reject')), k('S', t('help.skip')), k('E', t('help.escalate')),
+      k('A', t('help.approve')), k('1–9', t('help.rejectN')), k('R', t('help.reject')), ...(boot.blockList !== undefined ? [k('K', t('help.rejectSimilar'))] : []), k('S', t('help.skip')), k('E', t('help.escalate')),
       k('Space', t('help.unblur')), k('← →', t('help.move')), k('N', t('help.note')), k('T', t('help.lane')), k('?', t('help.help')));
   }
 
@@ -595,7 +615,7 @@
     }
     if (S.help) {
       const grid = h('div', { class: 'help' });
-      const rows: Array<[string, string]> = [['A', 'help.approve'], ['1–9', 'help.rejectN'], ['R', 'help.reject'], ['S', 'help.skip'], ['E', 'help.escalate'],
+      const rows: Array<[string, string]> = [['A', 'help.approve'], ['1–9', 'help.rejectN'], ['R', 'help.reject'], ...(boot.blockList !== undefined ? [['K', 'help.rejectSimilar'] as [string, string]] : []), ['S', 'help.skip'], ['E', 'help.escalate'],
         ['Space / U', 'help.unblur'], ['B', 'help.blurAll'], ['G', 'help.grey'], ['V', 'help.view'], ['T', 'help.lane'], ['← → ↑ ↓', 'help.move'],
         ['N', 'help.note'], ['C', 'help.claim'], ['L', 'help.lang'], ['X', 'help.reverse'], ['?', 'help.help']];
       for (const [key, label] of rows) grid.append(kbd(key), h('span', {}, t(label)));
@@ -666,7 +686,8 @@
         case 'ArrowDown': move(S.tab === 'decided' && !S.reversing ? 1 : cols); return true;
         case 'ArrowUp': move(S.tab === 'decided' && !S.reversing ? -1 : -cols); return true;
         case 'a': case 'A': void decide('pass', []); return true;
-        case 'r': case 'R': S.armed = !S.armed; render(); return true;
+        case 'r': case 'R': S.armed = !S.armed; S.similar = false; render(); return true;
+        case 'k': case 'K': armSimilar(); return true;
         case 's': case 'S': void skip(); return true;
         case 'e': case 'E': { const it = current(); if (it && open(it) && !it.reversal && it.lane !== 'escalated') { S.escalating = true; render(); } return true; }
         case ' ': case 'u': case 'U': { const it = current(); if (it) { if (S.revealed.has(it.id)) S.revealed.delete(it.id); else S.revealed.add(it.id); render(); } return true; }
@@ -680,7 +701,7 @@
         case 'l': case 'L': switchLanguage(); return true;
         case 'x': case 'X': if (S.tab === 'decided' && !S.reversing) void reverseSelected(); return true;
         case '?': S.help = true; render(); return true;
-        case 'Escape': S.armed = false; render(); return true;
+        case 'Escape': S.armed = false; S.similar = false; render(); return true;
         default:
           if (/^[1-9]$/.test(key)) {
             const reason = boot.taxonomy[Number(key) - 1];
