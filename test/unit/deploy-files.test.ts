@@ -105,7 +105,7 @@ describe('docker-compose.yml', () => {
   const envOf = (s: Doc): Record<string, string> => s.environment as Record<string, string>;
 
   it('has the services, each long-running one with a health check', () => {
-    expect(Object.keys(services).sort()).toEqual(['createbuckets', 'minio', 'ops', 'redis', 'review', 'worker', 'worker-gpu']);
+    expect(Object.keys(services).sort()).toEqual(['createbuckets', 'minio', 'ops', 'redis', 'review', 'worker', 'worker-demo', 'worker-gpu']);
     for (const [name, s] of Object.entries(services)) {
       if (name === 'createbuckets') continue;
       expect({ name, test: Array.isArray(s.healthcheck?.test) }).toEqual({ name, test: true });
@@ -159,6 +159,18 @@ describe('docker-compose.yml', () => {
     const devices = gpu.deploy.resources.reservations.devices as Doc[];
     expect(devices).toEqual([expect.objectContaining({ driver: 'nvidia', capabilities: ['gpu'] })]);
     expect(services.worker!.profiles).toBeUndefined();
+  });
+
+  it('allows the untrained model only in the demo profile, which says so', () => {
+    const demo = services['worker-demo']!;
+    expect(demo.profiles).toEqual(['demo']);
+    expect(envOf(demo).REVMOD_ALLOW_UNTRAINED_MODEL).toBe('true');
+    expect(envOf(demo).REVMOD_MODEL_PATH).toBe('/app/models/revmod-resnet18-seed0.onnx');
+    expect(demo.volumes).toEqual(['./models:/app/models:ro']);
+    for (const [name, s] of Object.entries(services)) {
+      if (name !== 'worker-demo') expect({ name, allow: (s.environment as Record<string, string> | undefined)?.REVMOD_ALLOW_UNTRAINED_MODEL }).toEqual({ name, allow: undefined });
+    }
+    expect(read('docker-compose.yml')).toMatch(/Demo only: the generated, UNTRAINED ResNet18/);
   });
 
   it('runs the ops server with credentials, published on loopback only', () => {
