@@ -40,12 +40,36 @@ async function cpuPerCall(images: readonly BenchImage[], minMs: number, fn: (img
   return (processCpuMs() - cpu0) / n;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { images: { type: 'string' }, 'min-ms': { type: 'string', default: '3000' } } });
-  const minMs = Number(values['min-ms']);
+export interface FrameCostResult {
+  readonly dir: string;
+  readonly photos: number;
+  readonly minMs: number;
+  readonly bare: number;
+  readonly frame: number;
+  readonly cheap: number;
+  readonly gated: number;
+  readonly classes: ReadonlyArray<{ readonly cls: string; readonly n: number; readonly off: number; readonly on: number }>;
+  readonly ocr: number;
+  readonly anim1: number;
+  readonly anim8: number;
+  readonly machine: string;
+}
+
+/** Measures the rows of the frame-cost tables (CPU ms per image, one thread). */
+export async function benchFrameCost(options: { readonly imagesDir?: string; readonly minMs: number }): Promise<FrameCostResult> {
+  const minMs = options.minMs;
   const shared = resolve(ROOT, '../shared/images');
-  const dir = values.images ?? (existsSync(shared) ? shared : join(ROOT, 'samples'));
+  const dir = options.imagesDir ?? (existsSync(shared) ? shared : join(ROOT, 'samples'));
+  const concurrency = sharp.concurrency();
   sharp.concurrency(1);
+  try {
+    return await measure(dir, minMs);
+  } finally {
+    sharp.concurrency(concurrency);
+  }
+}
+
+async function measure(dir: string, minMs: number): Promise<FrameCostResult> {
   const photos = await loadImages(dir);
   const card = generatedModelCard('resnet18');
   const preprocess: PreprocessOptions = { ...DEFAULT_DECODE_OPTIONS, ...cardInputGeometry(card) };
@@ -101,24 +125,45 @@ async function main(): Promise<void> {
     classes.push({ cls, n: ps.length, off, on });
   }
 
-  const f = (x: number): string => x.toFixed(2);
-  console.log(`photos: ${photos.length} from ${dir}; CPU ms per image on one thread (sharp.concurrency(1)), ≥ ${minMs} ms per row`);
-  console.log('| path | CPU ms / image | above bare |');
-  console.log('| --- | ---: | ---: |');
-  console.log(`| bare: decode → crop → tensor | ${f(bare)} | — |`);
-  console.log(`| frame, classifier only (no detector on) | ${f(frame)} | ${f(frame - bare)} |`);
-  console.log(`| cheap detectors on (blur, QR, text gate) | ${f(cheap)} | ${f(cheap - bare)} |`);
-  console.log('');
-  console.log('| size class | photos | detectors off | cheap detectors on | above off |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const c of classes) console.log(`| ${c.cls} | ${c.n} | ${f(c.off)} | ${f(c.on)} | ${f(c.on - c.off)} |`);
-  console.log(`text gate passed on ${gated} photo runs of the cheap row (photos without text: these would go to OCR)`);
-  console.log(`OCR per text image (one OCR thread, 1024-px view): ${f(ocr)} ms CPU`);
-  console.log(`animated WebP 480×480, 8 frames: ${f(anim1)} ms judged on 1 frame, ${f(anim8)} ms on 8 (${f(anim8 / anim1)}×)`);
-  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  return {
+    dir, photos: photos.length, minMs, bare, frame, cheap, gated, classes, ocr, anim1, anim8,
+    machine: `${cpus().length} × ${cpus()[0]?.model ?? '?'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  };
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+/** The frame-cost tables as markdown (also printed by `npm run bench:frame`). */
+export function renderFrameCost(r: FrameCostResult): string {
+  const f = (x: number): string => x.toFixed(2);
+  return [
+    '## Detectors: what the frame and the detectors cost per image',
+    '',
+    `${r.photos} photos from ${r.dir}; CPU ms per image on one thread (sharp.concurrency(1)), ≥ ${r.minMs} ms per row; machine: ${r.machine}. Goals: the frame ≤ 1 ms above bare with only the classifier on; the cheap detectors ≤ 5 ms above off (docs/detectors.md says where the time goes).`,
+    '',
+    '| path | CPU ms / image | above bare |',
+    '| --- | ---: | ---: |',
+    `| bare: decode → crop → tensor | ${f(r.bare)} | — |`,
+    `| frame, classifier only (no detector on) | ${f(r.frame)} | ${f(r.frame - r.bare)} |`,
+    `| cheap detectors on (blur, QR, text gate) | ${f(r.cheap)} | ${f(r.cheap - r.bare)} |`,
+    '',
+    '| size class | photos | detectors off | cheap detectors on | above off |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...r.classes.map((c) => `| ${c.cls} | ${c.n} | ${f(c.off)} | ${f(c.on)} | ${f(c.on - c.off)} |`),
+    '',
+    `Text gate passed on ${r.gated} photo runs of the cheap row (photos without text: these would go to OCR).`,
+    `OCR per text image (one OCR thread, 1024-px view): ${f(r.ocr)} ms CPU.`,
+    `Animated WebP 480×480, 8 frames: ${f(r.anim1)} ms judged on 1 frame, ${f(r.anim8)} ms on 8 (${f(r.anim8 / r.anim1)}×).`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { images: { type: 'string' }, 'min-ms': { type: 'string', default: '3000' } } });
+  const result = await benchFrameCost({ ...(values.images !== undefined ? { imagesDir: values.images } : {}), minMs: Number(values['min-ms']) });
+  console.log(renderFrameCost(result));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

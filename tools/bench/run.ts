@@ -29,6 +29,7 @@ import { benchFeedRate, type FeedRun } from './feed-rate';
 import { benchInt8, type Int8Report } from './int8';
 import { renderPerf, type PerfResults } from './report-perf';
 import { quantizeModel } from '../../src/quantize/quantize-model';
+import { benchFrameCost, renderFrameCost, type FrameCostResult } from './frame-cost';
 
 // The pinned AWS SDK's notice about future Node versions is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -56,6 +57,8 @@ const HELP = `usage: npm run bench -- [options]        (npm run bench:soak -- [o
   --stage-seconds S       minimum time per stage measurement (default 1.5)
   --no-int8               skip the int8 model (quantised from the fp32 one with \`revmod model quantize\`,
                           calibrated on the bench images): its bursts beside fp32's, and npm run bench:int8's check
+  --no-detectors          skip the detector cost rows (npm run bench:frame: the frame, the cheap detectors by size
+                          class, OCR per text image, animated frames)
   --feed-count N          images per GPU stand-in feed-rate run (probe model, taskset 1 and 2 cores, 2 processes), 0 to skip (default 300)
   --e2e-only              only the end-to-end bursts and the low-load run, summary lines, no report (for tuning)
   --soak                  soak instead: --soak-count images (default 20000), RSS over time
@@ -87,6 +90,7 @@ function parse() {
         mode: { type: 'string' },
         'stage-seconds': { type: 'string', default: '1.5' },
         'no-int8': { type: 'boolean', default: false },
+        'no-detectors': { type: 'boolean', default: false },
         'feed-count': { type: 'string', default: '300' },
         soak: { type: 'boolean', default: false },
         'e2e-only': { type: 'boolean', default: false },
@@ -132,6 +136,7 @@ function parse() {
     mode: mode as 'torchvision' | 'fast' | undefined,
     stageSeconds,
     int8: !values['no-int8'],
+    detectors: !values['no-detectors'],
     feedCount: int('feed-count', values['feed-count'])!,
     soak: values.soak,
     e2eOnly: values['e2e-only'],
@@ -412,6 +417,11 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
     log('int8 agreement and speed (bench:int8)');
     int8Check = await benchInt8({ useShared: true, seconds: o.stageSeconds * 2, log });
   }
+  let frameCost: FrameCostResult | undefined;
+  if (o.detectors) {
+    log('detectors on against off (bench:frame)');
+    frameCost = await benchFrameCost({ imagesDir: o.imagesDir, minMs: o.stageSeconds * 2000 });
+  }
   const results: BenchResults = {
     settings, e2e, byClass, lowLoad, lowLoadImages: lowLoadSet.map((i) => `${i.width}×${i.height}`).filter((v, i, a) => a.indexOf(v) === i).join(', '),
     peakRssMiB, inference, preprocess, mix, bound, parity, reference, otherMode, ...(referenceSkipped ? { referenceSkipped } : {}),
@@ -424,7 +434,7 @@ async function bench(o: Options, cleanups: CleanupStack): Promise<void> {
     parityWorstMax: parity && parity.length > 0 ? Math.max(...parity.map((p) => p.torchvision.max)) : undefined,
     soak: soakSummary ? { growthPct: soakSummary.growthPct, date: soakSummary.date } : undefined,
   });
-  const text = `${renderBench(results)}\n\n${perf}`;
+  const text = `${renderBench(results)}\n\n${perf}${frameCost ? `\n\n${renderFrameCost(frameCost)}` : ''}`;
   if (o.write) {
     // The figures behind the performance section, so that it can be rendered again without a run.
     mkdirSync(resolve(REPO_ROOT, '.tmp'), { recursive: true });
