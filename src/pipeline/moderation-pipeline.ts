@@ -248,16 +248,18 @@ export class ModerationPipeline {
       if (this.o.storageBreaker?.open) this.o.storageRecovered?.();
       this.o.storageBreaker?.success();
       let bytes: Uint8Array = fetched.bytes;
+      let sha256: string | undefined;
       if (this.o.known) {
         // Exact copies first: a verdict (or a person's decision) on these bytes stands, no inference.
         const hashed = await this.o.decoder.hash(bytes);
         bytes = hashed.bytes;
+        sha256 = hashed.sha256;
         const reuse = await this.o.known.exact(hashed.sha256, { modelSha256: this.o.model.sha256, policyVersion: this.o.policy.version });
         if (reuse) return await this.reuse(base, reuse, this.contentOf(fetched, hashed.sha256), fetchMs, log);
       }
       try {
         decoded = await this.o.decoder.decode({
-          bytes, preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
+          bytes, ...(sha256 !== undefined ? { sha256 } : {}), preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
           maxFrames: this.o.maxFrames, detectors: this.o.detectors, pdq: this.o.known?.usesPdq ?? false,
           text: this.o.text ? { gate: this.o.text.gate, ocrMaxSidePx: this.o.text.ocrMaxSidePx ?? this.o.text.detector.view.maxSidePx } : undefined,
         }, guard ? { onStart: () => guard.enter([jobId], 'decode') } : {});

@@ -18,6 +18,8 @@ import type { NormalizationSpec, PreprocessOptions } from '../preprocess/preproc
 export interface DecodeTask {
   /** The upload; its memory is moved into the pool. */
   readonly bytes: Uint8Array;
+  /** Its sha256 (hex) when already computed (the known-images lookup hashes first); else hashed here. */
+  readonly sha256?: string;
   readonly preprocess: PreprocessOptions;
   readonly normalization: NormalizationSpec;
   /** Frames of an animated image to judge. */
@@ -92,7 +94,7 @@ function normalizerFor(spec: NormalizationSpec, cropSize: number): ChwNormalizer
 /** Runs in a pool thread. Never throws for the image's sake: a bad image is a DecodeFailure. */
 export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
   const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = task.sha256 ?? createHash('sha256').update(bytes).digest('hex');
   const detectors = Object.entries(task.detectors).map(([name, options]) => {
     const detector = CHEAP_DETECTORS[name];
     if (!detector) throw new Error(`unknown detector ${JSON.stringify(name)}`);
