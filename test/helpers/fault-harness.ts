@@ -2,7 +2,7 @@ import { Queue, type Job, type JobType } from 'bullmq';
 import type { RevmodConfig } from '../../src/config';
 import type { ModerationJobData, Verdict } from '@revmod/client';
 import { verdictLedger, type VerdictLedger } from '../../tools/chaos/verdict-ledger';
-import { spawnWorker, workerEnv, type WorkerProcess, type WorkerSettings } from '../../tools/chaos/worker-process';
+import { spawnWorker, workerEnv, type WorkerProcess, type WorkerProcessOptions, type WorkerSettings } from '../../tools/chaos/worker-process';
 
 /** Polls `probe` until it returns a value (not undefined); throws after `timeoutMs` naming `what`. */
 export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
@@ -77,11 +77,12 @@ export class WorkerFleet {
 
   constructor(private readonly base: WorkerSettings) {}
 
-  start(name: string, overrides: Partial<WorkerSettings> = {}, entry?: string): WorkerProcess {
+  /** `spawn.entry` substitutes the process entry; `spawn.onLine` sees every log line (`tail` keeps the last ones only). */
+  start(name: string, overrides: Partial<WorkerSettings> = {}, spawn: Pick<WorkerProcessOptions, 'entry' | 'onLine'> = {}): WorkerProcess {
     // Detectors off unless a test's `extra` turns them on: these tests are about faults, and OCR's
     // threads would only slow every worker start (testConfig does the same in process).
     const env = { REVMOD_DETECT_BLUR: 'false', REVMOD_DETECT_QR: 'false', REVMOD_DETECT_TEXT: 'false', ...workerEnv({ ...this.base, ...overrides }) };
-    const worker = spawnWorker({ name, env, ...(entry ? { entry } : {}) });
+    const worker = spawnWorker({ name, env, ...spawn });
     this.all.push(worker);
     return worker;
   }

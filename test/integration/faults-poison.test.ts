@@ -57,7 +57,7 @@ describe('a poison image that kills the worker while it is decoded', () => {
   it('gives the poison a PROCESSING_CRASHED verdict and its batch-mates their normal verdicts', async () => {
     const entry = join(__dirname, '../../tools/chaos/poison-worker.ts');
     let deaths = 0;
-    let current = fleet.start('worker-1', {}, entry);
+    let current = fleet.start('worker-1', {}, { entry });
     await current.ready();
     // The poison in the middle, so that innocent jobs are in flight around it.
     const requests = Array.from({ length: INNOCENT }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` }));
@@ -69,7 +69,7 @@ describe('a poison image that kills the worker while it is decoded', () => {
     await waitUntil('every verdict', async () => {
       if (!current.alive) {
         deaths += 1;
-        current = fleet.start(`worker-${deaths + 1}`, {}, entry);
+        current = fleet.start(`worker-${deaths + 1}`, {}, { entry });
         await current.ready();
       }
       return collector.verdicts.length >= total ? true : undefined;

@@ -165,7 +165,10 @@ export interface WorkerSettings {
   readonly prefix: string;
   /** S3_* variables (endpoint, credentials, path style). */
   readonly s3Env: Readonly<Record<string, string>>;
+  /** REVMOD_MODEL_PATH: a local file or a registry reference (`s3://BUCKET/PREFIX/models/<name>@<alias>`). */
   readonly modelPath: string;
+  /** REVMOD_MODEL_RELOAD_POLL_MS: with a registry reference, how often the alias is polled (0 = announcements only). */
+  readonly reloadPollMs?: number;
   readonly batchSize?: number;
   readonly batchMaxWaitMs?: number;
   readonly concurrency?: number;
@@ -185,7 +188,10 @@ export function workerEnv(settings: WorkerSettings): Record<string, string> {
   return {
     ...configEnv({
       redis: { url: settings.redisUrl, prefix: settings.prefix },
-      model: { path: settings.modelPath, executionProvider: 'cpu', intraOpThreads: settings.intraOpThreads, allowUntrained: true },
+      model: {
+        path: settings.modelPath, executionProvider: 'cpu', intraOpThreads: settings.intraOpThreads, allowUntrained: true,
+        reloadPollMs: settings.reloadPollMs,
+      },
       batch: { size: settings.batchSize, maxWaitMs: settings.batchMaxWaitMs },
       worker: {
         concurrency: settings.concurrency, lockDurationMs: settings.lockDurationMs, stalledIntervalMs: settings.stalledIntervalMs,
