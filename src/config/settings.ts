@@ -45,6 +45,13 @@ export const SERVER_SETTINGS = defineSettings({
     inferenceTimeoutMs: { env: 'REVMOD_INFERENCE_TIMEOUT_MS', kind: 'int', default: 60_000, min: 0, doc: 'Longest one inference run may take; a late run is abandoned (its thread replaced) and its batch retried; 0 = no deadline.' },
     maxInvalidBatches: { env: 'REVMOD_MAX_INVALID_BATCHES', kind: 'int', default: 3, min: 1, doc: 'Batches in a row with only non-finite model outputs after which the worker stops taking jobs and reports not ready.' },
   },
+  shadow: {
+    alias: { env: 'REVMOD_SHADOW_ALIAS', kind: 'string', default: 'challenger', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, patternHint: 'be an alias name (letters, digits, . _ -)', doc: 'With a registry reference in REVMOD_MODEL_PATH: the alias of the model scored in shadow beside it, off the decision path (`revmod model alias challenger V`); nothing happens while the alias is unset. REVMOD_SHADOW_SHARE=0 turns shadow scoring off.' },
+    share: { env: 'REVMOD_SHADOW_SHARE', kind: 'number', default: 0.2, min: 0, max: 1, doc: 'Most of the wall-clock time the challenger may take (its tensor building plus inference, over time); images beyond it are not shadowed. 0 turns shadow scoring off.' },
+    reviewRate: { env: 'REVMOD_SHADOW_REVIEW_RATE', kind: 'number', default: 0, min: 0, max: 1, doc: 'Share of disagreements where the champion passed and the challenger would not that are also sent to review (as blind samples), for people to settle.' },
+    intraOpThreads: { env: 'REVMOD_SHADOW_INTRA_OP_THREADS', kind: 'int', default: 1, min: 0, doc: 'onnxruntime intra-op threads of the challenger; 0 = all cores (on CPU it competes with the champion).' },
+    logMaxEntries: { env: 'REVMOD_SHADOW_LOG_MAX_ENTRIES', kind: 'int', default: 100_000, min: 100, doc: 'Shadow comparisons kept in Redis for `revmod eval shadow` (the stream is trimmed to about this length).' },
+  },
   detectors: {
     blur: { env: 'REVMOD_DETECT_BLUR', kind: 'boolean', default: true, doc: 'Blur pre-filter (block Laplacian sharpness on the 512-px grey view, in the image pool): reason `blurry`.' },
     blurMinSharpness: { env: 'REVMOD_BLUR_MIN_SHARPNESS', kind: 'number', default: 12, min: 0, doc: 'Sharpness below which an image is `blurry` (calibrated: σ ≥ 2 Gaussian blur falls below 12, unblurred photos stay above 14; docs/detectors.md).' },

@@ -3,6 +3,7 @@
  * a model (as a worker would), or the decision log, whose verdicts carry the scores of the model
  * that decided and whose decisions are the truth.
  */
+import { isQcSample } from '../review/sampling';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReviewDecision } from '@revmod/client';
@@ -102,6 +103,12 @@ export function decisionItems(decisions: readonly ReviewDecision[], o: Omit<Deci
     const sampled = v.decision === 'pass';
     if (sampled && !(o.sampleRate > 0)) {
       skipped.push({ id: d.jobId, why: 'decision on a passed verdict, and no sampling rate given to weigh it' });
+      continue;
+    }
+    // The QC sample is a stable hash of the id: a pass outside it reached people otherwise (a shadow
+    // disagreement, an appeal), not at random, and would bias the weighted estimates.
+    if (sampled && !isQcSample(v, o.sampleRate)) {
+      skipped.push({ id: d.jobId, why: `decision on a passed verdict outside the QC sample at rate ${o.sampleRate} (a shadow disagreement or an appeal: not a random sample)` });
       continue;
     }
     const truth = d.outcome === 'pass' ? NORMAL_GROUP : (categories.get(d.reasons[0] ?? '') ?? 'violate');

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { RevmodError } from '@revmod/client';
 import { mapS3Error } from '../storage/map-s3-error';
 import { cardPathFor, parseModelCard, type ModelCard } from './model-card';
@@ -208,6 +208,19 @@ export class ModelRegistry {
     const record: AliasRecord = { alias, version, setAt: new Date().toISOString(), previous: before?.version ?? null };
     await this.put(this.key(name, 'aliases', `${alias}.json`), `${JSON.stringify(record, null, 2)}\n`);
     return record;
+  }
+
+  /** Removes an alias (a challenger no longer wanted); returns the version it pointed at, if it was set. */
+  async removeAlias(name: string, alias: string): Promise<string | undefined> {
+    const before = await this.alias(name, alias);
+    if (!before) return undefined;
+    const key = this.key(name, 'aliases', `${alias}.json`);
+    try {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: key }));
+    } catch (err) {
+      throw mapS3Error(err, this.location.bucket, key);
+    }
+    return before.version;
   }
 
   /** Model names in the registry. */

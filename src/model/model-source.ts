@@ -13,7 +13,8 @@ export interface AliasMoved {
   readonly registry: string;
   readonly name: string;
   readonly alias: string;
-  readonly version: string;
+  /** null: the alias was removed (`revmod model unalias`). */
+  readonly version: string | null;
 }
 
 /** A model to serve, resolved to local files. */
@@ -58,6 +59,17 @@ export class ModelSource {
   async currentVersion(): Promise<string | undefined> {
     if (!this.registry || !this.reference) return undefined;
     return (await this.registry.resolve(this.reference.name, this.reference.ref)).version.version;
+  }
+
+  /**
+   * The version the reference names now, or undefined when it names an alias that is not set
+   * (a `challenger` nobody has pointed anywhere yet).
+   */
+  async target(): Promise<string | undefined> {
+    if (!this.registry || !this.reference) return undefined;
+    const alias = await this.registry.alias(this.reference.name, this.reference.ref);
+    if (alias) return alias.version;
+    return (await this.registry.versionRecord(this.reference.name, this.reference.ref))?.version;
   }
 
   async fetch(): Promise<SourcedModel> {

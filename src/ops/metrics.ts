@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchStats, PipelineObserver } from '../pipeline/pipeline-observer';
+import type { BatchStats, PipelineObserver, ShadowOutcome, ShadowSkip } from '../pipeline/pipeline-observer';
 import type { ErrorCode, Verdict } from '@revmod/client';
 import type { WorkerStatus } from '../worker/moderation-worker';
 import { BUCKETS } from './metric-buckets';
@@ -98,6 +98,22 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     name: `${p}model_inference_seconds_total`, registers, labelNames: ['model_version'] as const,
     help: 'Inference time attributed to scored images (each image its batch\'s time / batch size), by model version: per-image cost is this rate over revmod_model_images_total\'s.',
   });
+  const shadowImages = new Counter({
+    name: `${p}shadow_images_total`, registers, labelNames: ['champion', 'challenger', 'outcome'] as const,
+    help: 'Images scored by the challenger in shadow, by champion and challenger (name@version) and outcome: agree (same decision and top group), decision_differs, label_differs. Agreement = agree / all.',
+  });
+  const shadowSampled = new Counter({
+    name: `${p}shadow_review_samples_total`, registers, labelNames: ['challenger'] as const,
+    help: 'Shadow disagreements (champion passed, challenger would not) sent to review for people to settle.',
+  });
+  const shadowSkipped = new Counter({
+    name: `${p}shadow_skipped_total`, registers, labelNames: ['challenger', 'reason'] as const,
+    help: 'Images the challenger did not score: budget (over REVMOD_SHADOW_SHARE of the time), backlog (its queue full), failed (its run failed; the champion is unaffected).',
+  });
+  const shadowSeconds = new Counter({
+    name: `${p}shadow_seconds_total`, registers, labelNames: ['challenger', 'stage'] as const,
+    help: 'Time the challenger took: build (its tensors, in the image pool; ~0 when it reuses the champion\'s) and infer (its batches). Its share of capacity is the rate of this over wall time.',
+  });
   const endToEnd = new Histogram({
     name: `${p}end_to_end_seconds`, registers, buckets: [...BUCKETS.endToEndSeconds],
     help: 'Submit → verdict, for every verdict (scored or error).',
@@ -182,6 +198,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     onBatch: safe(onBatch),
     onRetry: safe((code: ErrorCode) => retries.inc({ code })),
     onInvalidJob: safe((code: ErrorCode) => invalidJobs.inc({ code })),
+    onShadow: safe((o: ShadowOutcome) => {
+      shadowImages.inc({ champion: o.champion, challenger: o.challenger, outcome: o.outcome });
+      if (o.sampled) shadowSampled.inc({ challenger: o.challenger });
+    }),
+    onShadowSkipped: safe((reason: ShadowSkip, challenger: string) => shadowSkipped.inc({ challenger, reason })),
+    onShadowCost: safe((stage: 'build' | 'infer', msValue: number, challenger: string) => shadowSeconds.inc({ challenger, stage }, ms(msValue))),
   };
 
   return {

@@ -21,6 +21,7 @@ import { msSince } from '../util/timing';
 import type { WeightedSemaphore } from '../util/weighted-semaphore';
 import type { KnownImages } from '../known/known-images';
 import type { CrashGuard } from './crash-guard';
+import type { ShadowScorer } from '../shadow/shadow-scorer';
 import { maskSignalForLog } from '../detectors/text/mask';
 import type { PipelineObserver } from './pipeline-observer';
 import type { StorageBreaker } from './storage-breaker';
@@ -84,6 +85,8 @@ export interface PipelineOptions {
   readonly known?: KnownImages;
   /** Tells poison images (they kill the worker) from their unlucky batch-mates. */
   readonly crashGuard?: CrashGuard;
+  /** The challenger scoring in shadow now, if any (it changes without rebuilding the pipeline). */
+  readonly shadow?: () => ShadowScorer | undefined;
 }
 
 export interface TextDetection {
@@ -233,6 +236,7 @@ export class ModerationPipeline {
     let fetched: FetchedObject;
     let decoded: DecodeOutcome;
     let fetchMs: number;
+    let shadowScorer: ShadowScorer | undefined;
     try {
       try {
         fetched = await this.o.store.fetch(data.bucket, data.key, {
@@ -257,11 +261,14 @@ export class ModerationPipeline {
         const reuse = await this.o.known.exact(hashed.sha256, { modelSha256: this.o.model.sha256, policyVersion: this.o.policy.version });
         if (reuse) return await this.reuse(base, reuse, this.contentOf(fetched, hashed.sha256), fetchMs, log);
       }
+      const shadow = this.o.shadow?.();
+      if (shadow?.admit()) shadowScorer = shadow;
       try {
         decoded = await this.o.decoder.decode({
           bytes, ...(sha256 !== undefined ? { sha256 } : {}), preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
           maxFrames: this.o.maxFrames, detectors: this.o.detectors, pdq: this.o.known?.usesPdq ?? false,
           text: this.o.text ? { gate: this.o.text.gate, ocrMaxSidePx: this.o.text.ocrMaxSidePx ?? this.o.text.detector.view.maxSidePx } : undefined,
+          shadow: shadowScorer?.inputFor({ preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing }),
         }, guard ? { onStart: () => guard.enter([jobId], 'decode') } : {});
       } catch (err) {
         await guard?.leave([jobId], 'decode');
@@ -301,7 +308,11 @@ export class ModerationPipeline {
     }
     const text = await this.ocrResult(base, ocr, log);
     if (text instanceof RevmodError) return this.failItem(base, text, t, version, log, { finalVerdict: true });
-    return this.finish(base, this.judge(base, decoded, [...cheap, ...text.signals], frames, version, { ...t, ocrMs: text.ocrMs }), log, decoded.pdq);
+    const signals = [...cheap, ...text.signals];
+    const verdict = await this.finish(base, this.judge(base, decoded, signals, frames, version, { ...t, ocrMs: text.ocrMs }), log, decoded.pdq);
+    // The challenger scores after the verdict is out: off the decision path.
+    if (shadowScorer && decoded.shadow && verdict.error === undefined) shadowScorer.submit({ verdict, ...decoded.shadow, signals });
+    return verdict;
   }
 
   /** OCR and the text rules on one view, settled (never rejected). */

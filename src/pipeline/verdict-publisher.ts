@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RevmodConfig } from '../config';
 import { verdictJobOptions, type Verdict } from '@revmod/client';
-import { isQcSample, QC_SAMPLE_JOB_NAME } from '../review/sampling';
+import { isQcSample, QC_SAMPLE_JOB_NAME, SHADOW_SAMPLE_JOB_NAME } from '../review/sampling';
 
 /**
  * A block that people already settled: their decision on these bytes (`known_decision`) or a
@@ -38,6 +38,14 @@ export class VerdictPublisher {
       this.results.addBulk(verdicts.map(toJob)),
       forReview.length > 0 ? this.review.addBulk(forReview.map(toReviewJob)) : Promise.resolve([]),
     ]);
+  }
+
+  /**
+   * Puts a published verdict on the review queue as a shadow disagreement (filed blind). A no-op
+   * when it is there already (a QC sample, a republish): the job id is the verdict id.
+   */
+  async sendShadowSample(verdict: Verdict): Promise<void> {
+    await this.review.add(SHADOW_SAMPLE_JOB_NAME, verdict, verdictJobOptions(this.config, verdict.id));
   }
 
   async close(): Promise<void> {

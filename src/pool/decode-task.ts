@@ -33,6 +33,28 @@ export interface DecodeTask {
   readonly text?: { readonly gate: Partial<TextGateOptions>; readonly ocrMaxSidePx: number } | undefined;
   /** Also compute the PDQ perceptual hash and its 7 dihedral variants (known-image lists). */
   readonly pdq: boolean;
+  /** Also build the tensors of a shadow model (see ShadowInput); unset: none. */
+  readonly shadow?: ShadowInput | undefined;
+}
+
+/**
+ * What a shadow (challenger) model takes. `same`: the champion's tensors fit it, so they are copied
+ * (the champion's own are moved to its inference thread); otherwise its own geometry and
+ * normalization: the same crops renormalized when only the normalization differs, else a second
+ * decode.
+ */
+export type ShadowInput =
+  | { readonly kind: 'same' }
+  | { readonly kind: 'own'; readonly preprocess: PreprocessOptions; readonly normalization: NormalizationSpec };
+
+/** How a shadow model's tensors were built, cheapest first. */
+export type ShadowBuild = 'copy' | 'renormalize' | 'decode';
+
+/** The shadow model's tensors, one per judged frame, and their cost. */
+export interface ShadowTensors {
+  readonly tensors: readonly Float32Array[];
+  readonly build: ShadowBuild;
+  readonly buildMs: number;
 }
 
 /** PDQ of the upload as judged (upright, from the same decode), hex, with its quality (0–100). */
@@ -61,6 +83,8 @@ export interface DecodeSuccess {
   /** The view OCR reads, only where the text gate passed. */
   readonly ocrView: PixelView | undefined;
   readonly pdq: PdqHashes | undefined;
+  /** The shadow model's tensors, when the task asked for them. */
+  readonly shadow?: ShadowTensors | undefined;
   readonly decodeMs: number;
   readonly detectMs: number;
 }
@@ -91,6 +115,30 @@ function normalizerFor(spec: NormalizationSpec, cropSize: number): ChwNormalizer
   return n;
 }
 
+function normalizeCrops(crops: readonly Buffer[], normalizer: ChwNormalizer): Float32Array[] {
+  return crops.map((crop) => {
+    const tensor = new Float32Array(normalizer.floatsPerImage);
+    writeNormalizedChw(crop, tensor, 0, normalizer);
+    return tensor;
+  });
+}
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** The shadow model's tensors, by the cheapest way its input allows. */
+async function shadowTensors(
+  input: ShadowInput, bytes: Buffer, tensors: readonly Float32Array[], crops: readonly Buffer[], task: DecodeTask,
+): Promise<ShadowTensors> {
+  const t0 = performance.now();
+  if (input.kind === 'same') return { tensors: tensors.map((t) => t.slice()), build: 'copy', buildMs: performance.now() - t0 };
+  const normalizer = normalizerFor(input.normalization, input.preprocess.cropSize);
+  if (sameJson(input.preprocess, task.preprocess)) {
+    return { tensors: normalizeCrops(crops, normalizer), build: 'renormalize', buildMs: performance.now() - t0 };
+  }
+  const own = await decodeImage(bytes, input.preprocess, { greyMaxSide: 0, rgbMaxSide: 0, maxFrames: task.maxFrames });
+  return { tensors: normalizeCrops(own.crops, normalizer), build: 'decode', buildMs: performance.now() - t0 };
+}
+
 /** Runs in a pool thread. Never throws for the image's sake: a bad image is a DecodeFailure. */
 export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
   const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
@@ -109,12 +157,10 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
       maxFrames: task.maxFrames,
     });
     const normalizer = normalizerFor(task.normalization, task.preprocess.cropSize);
-    const tensors = decoded.crops.map((crop) => {
-      const tensor = new Float32Array(normalizer.floatsPerImage);
-      writeNormalizedChw(crop, tensor, 0, normalizer);
-      return tensor;
-    });
+    const tensors = normalizeCrops(decoded.crops, normalizer);
     const t1 = performance.now();
+    const shadow = task.shadow ? await shadowTensors(task.shadow, bytes, tensors, decoded.crops, task) : undefined;
+    const t1s = performance.now();
     const views = { grey: decoded.grey, rgb: decoded.rgb };
     const signals: Signal[] = [];
     for (const { detector, options } of detectors) signals.push(...(await detector.detect(views, options)));
@@ -134,8 +180,8 @@ export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
       ok: true, sha256, format: decoded.header.format,
       width: decoded.plan.upright.width, height: decoded.plan.upright.height,
       pages: decoded.header.pages, frames: decoded.frames, tensors, signals, textGate: gate, ocrView,
-      pdq,
-      decodeMs: t1 - t0, detectMs: t2 - t1,
+      pdq, shadow,
+      decodeMs: t1 - t0, detectMs: t2 - t1s,
     };
   } catch (err) {
     const e = toRevmodError(err);

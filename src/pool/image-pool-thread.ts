@@ -9,7 +9,7 @@ sharp.concurrency(1);
 export async function decode(task: DecodeTask): Promise<DecodeOutcome> {
   const out = await decodeImageTask(task);
   if (!out.ok) return out;
-  const transfers = [...out.tensors.map((t) => t.buffer), ...(out.ocrView ? [out.ocrView.data.buffer] : [])];
+  const transfers = [...out.tensors.map((t) => t.buffer), ...(out.shadow?.tensors.map((t) => t.buffer) ?? []), ...(out.ocrView ? [out.ocrView.data.buffer] : [])];
   return move({
     get [transferableSymbol]() { return transfers; },
     get [valueSymbol]() { return out; },

@@ -5,7 +5,7 @@ import type { AppealRequest, ModerationJobData, Verdict } from '@revmod/client';
 import type { RevmodConfig } from '../config';
 import type { ReviewMetrics } from './review-metrics';
 import { kindOfVerdict, type ReviewStore } from './review-store';
-import { QC_SAMPLE_JOB_NAME } from './sampling';
+import { QC_SAMPLE_JOB_NAME, SHADOW_SAMPLE_JOB_NAME } from './sampling';
 
 /** Options of {@link startIngest}. */
 export interface IngestOptions {
@@ -32,7 +32,7 @@ export function startIngest(o: IngestOptions): Ingest {
   const opts = { connection: o.connection, prefix: o.config.redis.prefix, concurrency: o.concurrency ?? 8 };
   const review = new Worker<Verdict>(o.config.queues.review, async (job) => {
     const verdict = job.data;
-    const kind = job.name === QC_SAMPLE_JOB_NAME ? 'sample' : kindOfVerdict(verdict);
+    const kind = job.name === QC_SAMPLE_JOB_NAME || job.name === SHADOW_SAMPLE_JOB_NAME ? 'sample' : kindOfVerdict(verdict);
     if (await o.store.ingest(verdict, kind)) o.metrics?.onIngest(kind);
   }, opts);
 

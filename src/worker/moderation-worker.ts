@@ -31,6 +31,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { listStoreOf } from '../known/list-store';
 import { RedisKnownImages } from '../known/redis-known-images';
 import { verdictCacheOf } from '../known/verdict-cache';
+import { ShadowLane, type ShadowStatus } from './shadow-lane';
 
 export type WorkerState = 'idle' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -59,6 +60,8 @@ export interface WorkerStatus {
   readonly modelReloads: number;
   /** The last reload that failed (the previous model kept serving), and why. */
   readonly lastReloadError: { readonly at: string; readonly version: string | undefined; readonly message: string } | undefined;
+  /** Shadow scoring with the challenger alias (see ShadowLane). */
+  readonly shadow: ShadowStatus | undefined;
 }
 
 /** What a reload did. */
@@ -180,6 +183,7 @@ export class ModerationWorker {
   private listsConnection: Redis | undefined;
   private knownS3: S3Client | undefined;
   private detectors: ReturnType<typeof workerDetectors> | undefined;
+  private shadowLane: ShadowLane | undefined;
 
   constructor(readonly config: RevmodConfig, private readonly deps: ModerationWorkerDeps) {}
 
@@ -217,6 +221,7 @@ export class ModerationWorker {
       modelReference: this.source?.movable ? this.source.setting : undefined,
       modelReloads: this.reloads,
       lastReloadError: this.lastReloadError,
+      shadow: this.shadowLane?.status(),
     };
   }
 
@@ -270,6 +275,7 @@ export class ModerationWorker {
     this.ocrPool = detectors.ocrPool;
     this.pool = new ImagePool({ threads: config.pool.threads, ...(this.deps.poolEntryFile !== undefined ? { entryFile: this.deps.poolEntryFile } : {}) });
     this.detectors = detectors;
+    if (this.source.movable) this.shadowLane = this.createShadowLane(this.source);
     this.pipeline = this.createPipeline(this.engine, this.model, this.policy);
     const names = [...Object.keys(detectors.cheap), ...(detectors.text ? [`text (gate, then OCR on ${config.detectors.ocrThreads} thread(s))`] : [])];
     log.info({ detectors: detectors.cheap, text: detectors.text !== undefined }, `detectors: ${names.length > 0 ? names.join(', ') : 'none'}`);
@@ -298,6 +304,21 @@ export class ModerationWorker {
     this.stateValue = 'ready';
     log.info({ queue: config.queues.moderation, concurrency, prefix: config.redis.prefix }, 'worker ready');
     if (this.source.movable) await this.watchModel();
+    // The challenger loads in the background: it is off the decision path, readiness does not wait.
+    void this.shadowLane?.refresh('start');
+  }
+
+  private createShadowLane(source: ModelSource): ShadowLane {
+    const { config } = this;
+    return new ShadowLane(source, {
+      config, logger: this.deps.logger, redis: this.connection!, s3: () => createS3Client(config.s3),
+      ...(this.deps.observer ? { observer: this.deps.observer } : {}),
+      load: (path) => this.loadServable(path),
+      policyOf: (model) => loadWorkerPolicy(config, model),
+      createEngine: (path, card, threads) => this.createEngine(path, card, threads),
+      championVersion: () => this.model?.card.version,
+      sendToReview: (verdict) => this.publisher!.sendShadowSample(verdict),
+    });
   }
 
   /** Loads a model and its card, refusing an untrained one unless allowed. */
@@ -310,13 +331,13 @@ export class ModerationWorker {
     return model;
   }
 
-  private createEngine(modelPath: string, card: ModelCard): InferenceEngine {
+  private createEngine(modelPath: string, card: ModelCard, intraOpThreads = this.config.model.intraOpThreads): InferenceEngine {
     const { config } = this;
     const log = this.deps.logger;
     const engine = new InferenceEngine({
       modelPath,
       executionProvider: config.model.executionProvider,
-      intraOpThreads: config.model.intraOpThreads,
+      intraOpThreads,
       webgpuLayout: config.model.webgpuLayout,
       warmUpSizes: gpuWarmUpSizes(config),
       padToWarmUpSizes: config.model.gpuPadBatches,
@@ -356,6 +377,7 @@ export class ModerationWorker {
       detectors: this.detectors!.cheap,
       ...(this.detectors!.text ? { text: this.detectors!.text } : {}),
       ...(this.known ? { known: this.known } : {}),
+      ...(this.shadowLane ? { shadow: () => this.shadowLane?.current() } : {}),
       maxFrames: config.limits.maxFrames,
       // One budget for the worker, shared by a pipeline and the one it replaces.
       byteBudget: (this.byteBudget ??= new WeightedSemaphore(config.limits.maxInflightBytes > 0 ? config.limits.maxInflightBytes : autoInflightBytes(config.limits.maxBytes))),
@@ -414,6 +436,7 @@ export class ModerationWorker {
         return;
       }
       if (source.concerns(moved)) void this.requestReload(`announced: ${moved.alias} → ${moved.version}`);
+      if (this.shadowLane?.concerns(moved)) void this.shadowLane.refresh(`announced: ${moved.alias} → ${moved.version ?? 'removed'}`);
     });
     await subscriber.subscribe(modelAliasChannel(config.redis.prefix)).catch((err: Error) => log.warn({ err: err.message }, 'cannot subscribe to model announcements; polling only'));
     if (config.model.reloadPollMs > 0) {
@@ -425,6 +448,7 @@ export class ModerationWorker {
           },
           (err: Error) => log.warn({ err: err.message }, 'model registry poll failed; serving on'),
         );
+        void this.shadowLane?.poll();
       }, config.model.reloadPollMs);
       this.pollTimer.unref();
     }
@@ -477,6 +501,8 @@ export class ModerationWorker {
       const retiring = this.retire(old.pipeline, old.engine).catch((e: Error) => log.warn({ err: e.message }, 'closing the replaced model failed'));
       this.retiring.add(retiring);
       void retiring.finally(() => this.retiring.delete(retiring));
+      // A challenger at the new champion's version stops scoring (and one at the old version starts).
+      void this.shadowLane?.refresh(`champion now ${model.card.version}`);
       return { kind: 'swapped', from: current.card.version, to: model.card.version };
     } catch (err) {
       await engine?.close().catch(() => undefined);
@@ -615,6 +641,8 @@ export class ModerationWorker {
     await this.engine?.close();
     // Engines of replaced pipelines, closed once their last jobs (finished by now) are done.
     await Promise.all(this.retiring);
+    // The challenger's last images (their verdicts are out) are compared and logged, then it closes.
+    await this.shadowLane?.close();
     await this.pool?.close();
     await this.ocrPool?.close();
     await this.publisher?.close().catch(() => undefined);

@@ -105,13 +105,17 @@ describe('decisionItems: the decision log as labelled scores', () => {
 
   it('weighs QC samples of passes by 1 / rate, takes the latest round, files blocks under their category', () => {
     const a = verdict('a', 'review', 0.8);
-    const b = verdict('b', 'pass', 0.1);
-    const input = decisionItems([decision(a, 'block'), decision(a, 'pass', 2), decision(b, 'block')], { sampleRate: 0.1, taxonomy: DEFAULT_TAXONOMY });
+    // b0 is in the QC sample at rate 0.1 (the choice is a hash of the id), c0 is not.
+    const b = verdict('b0', 'pass', 0.1);
+    const c = verdict('c0', 'pass', 0.1);
+    const input = decisionItems([decision(a, 'block'), decision(a, 'pass', 2), decision(b, 'block'), decision(c, 'block')], { sampleRate: 0.1, taxonomy: DEFAULT_TAXONOMY });
     expect(input.items).toEqual([
       expect.objectContaining({ id: 'a', truth: 'normal', weight: 1 }),
-      expect.objectContaining({ id: 'b', truth: 'contact', weight: 10 }),
+      expect.objectContaining({ id: 'b0', truth: 'contact', weight: 10 }),
     ]);
     expect(input.models).toEqual({ 'm@1': 2 });
+    // A pass that reached people outside the sample (a shadow disagreement, an appeal) is not weighed.
+    expect(input.skipped).toEqual([{ id: 'c0', why: expect.stringMatching(/outside the QC sample/) }]);
   });
 
   it('skips samples of passes when no sampling rate is known, saying why', () => {

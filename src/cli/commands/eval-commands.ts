@@ -16,6 +16,7 @@ import { createS3Client } from '../../storage/s3-object-store';
 import { EXIT, UsageError, type CliContext } from '../cli-context';
 import { positiveInt, type Runner } from '../program';
 import { parseSince } from './review-data-commands';
+import { registerShadowEval } from './eval-shadow-command';
 
 /** commander parser for a probability in [0, 1]. */
 function probability(value: string): number {
@@ -146,6 +147,8 @@ export function registerEvalCommands(program: Command, ctx: CliContext, run: Run
       ctx.out(JSON.stringify({ ...summary, written: { model: written.modelPath, card: written.cardPath, version } }));
       return EXIT.ok;
     }));
+
+  registerShadowEval(evalCmd, ctx, run);
 
   evalCmd.command('detectors')
     .description('precision and recall of blur, QR, the text gate and the OCR rules on a labelled set (labels.jsonl + images; `npm run detector-set` makes one)')

@@ -105,6 +105,22 @@ export function registerRegistryCommands(model: Command, ctx: CliContext, run: R
       ctx.out(JSON.stringify({ name, ...record, announcedTo: 'workers' in announced ? announced.workers : null }));
       return EXIT.ok;
     })));
+  model.command('unalias')
+    .description('remove an alias (e.g. `unalias challenger` ends shadow scoring); the champion cannot be removed')
+    .argument('<alias>', 'the alias')
+    .option('--name <name>', 'the model name (default: REVMOD_MODEL_PATH\'s, or the registry\'s only model)')
+    .option(...registryOption)
+    .action(run(async (alias: string, opts: RegistryOptions) => withRegistry(opts, ctx, async (registry, config) => {
+      // Workers serving `@champion` would have nothing to serve.
+      if (alias === 'champion') throw new UsageError('the champion alias cannot be removed: point it at another version (`revmod model alias champion VERSION`)');
+      const name = await modelName(opts, registry, config);
+      const was = await registry.removeAlias(name, alias);
+      if (was === undefined) throw new UsageError(`${name}@${alias} is not set in s3://${registry.location.bucket}/${registry.location.prefix}`);
+      const announced = await announce(config, { registry: `s3://${registry.location.bucket}/${registry.location.prefix}`, name, alias, version: null });
+      if ('error' in announced) ctx.err(`revmod: alias removed, but workers could not be told at once (${announced.error}); they follow on their next registry poll`);
+      ctx.out(JSON.stringify({ name, alias, removed: was, announcedTo: 'workers' in announced ? announced.workers : null }));
+      return EXIT.ok;
+    })));
   model.command('list')
     .description('versions in the registry with their aliases, sha256 and validation metrics')
     .option('--name <name>', 'only this model')

@@ -1,0 +1,112 @@
+import sharp from 'sharp';
+import { RevmodError } from '@revmod/client';
+import { loadConfig } from '../../src/config';
+import { shadowReport, truthByJob } from '../../src/eval/shadow-eval';
+import { decode, type DecodeSuccess } from '../../src/pool/decode-task';
+import { DEFAULT_PREPROCESS_OPTIONS } from '../../src/preprocess';
+import { DEFAULT_TAXONOMY } from '../../src/review/taxonomy';
+import { ShadowBudget } from '../../src/shadow/shadow-budget';
+import type { ShadowRecord } from '../../src/shadow/shadow-log';
+
+const IMAGENET = { mean: [0.485, 0.456, 0.406] as const, std: [0.229, 0.224, 0.225] as const, scale: 1 / 255 };
+
+describe('ShadowBudget: the challenger takes at most its share of the time', () => {
+  it('admits while credit lasts, charges real costs, and recovers at share ms per ms', () => {
+    let now = 0;
+    const budget = new ShadowBudget({ share: 0.2, maxCreditMs: 1_000, nowMs: () => now });
+    expect(budget.admits()).toBe(true); // a little credit at start
+    budget.charge(50);
+    expect(budget.admits()).toBe(false);
+    now += 100; // +20 ms of credit: still in debt (20 − 30)
+    expect(budget.admits()).toBe(false);
+    now += 200; // +40 more
+    expect(budget.admits()).toBe(true);
+    expect(budget.creditMs).toBeCloseTo(30, 6);
+  });
+
+  it('caps credit so that a quiet period does not buy a long burst', () => {
+    let now = 0;
+    const budget = new ShadowBudget({ share: 0.5, maxCreditMs: 300, nowMs: () => now });
+    now += 60_000;
+    expect(budget.creditMs).toBe(300);
+  });
+
+  it('holds the long-run share under a greedy caller', () => {
+    let now = 0;
+    const budget = new ShadowBudget({ share: 0.25, maxCreditMs: 500, nowMs: () => now });
+    // Every ms, shadow one image costing 3 ms whenever the budget admits it.
+    for (let t = 0; t < 100_000; t++) {
+      now = t;
+      if (budget.admits()) budget.charge(3);
+    }
+    expect(budget.totalChargedMs / 100_000).toBeGreaterThan(0.24);
+    expect(budget.totalChargedMs / 100_000).toBeLessThan(0.26);
+  });
+
+  it('refuses a share outside 0–1, naming it', () => {
+    expect(() => new ShadowBudget({ share: 1.5 })).toThrow(/share must be from 0 to 1, received 1.5/);
+    expect(() => loadConfig({}, { REVMOD_SHADOW_SHARE: '2' })).toThrow(RevmodError);
+    expect(() => loadConfig({}, { REVMOD_SHADOW_SHARE: '2' })).toThrow(/REVMOD_SHADOW_SHARE/);
+    expect(() => loadConfig({}, { REVMOD_SHADOW_ALIAS: 'Not An Alias' })).toThrow(/REVMOD_SHADOW_ALIAS/);
+    expect(loadConfig({}, { REVMOD_SHADOW_ALIAS: 'candidate' }).shadow.alias).toBe('candidate');
+  });
+});
+
+describe('the pool builds the challenger tensors the cheapest way its card allows', () => {
+  const png = () => sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toBuffer();
+  const task = async (shadow: Parameters<typeof decode>[0]['shadow']) => (await decode({
+    bytes: new Uint8Array(await png()), preprocess: DEFAULT_PREPROCESS_OPTIONS, normalization: IMAGENET, maxFrames: 1, detectors: {}, pdq: false, shadow,
+  })) as DecodeSuccess;
+
+  it('copies the champion tensor when the preprocessing agrees', async () => {
+    const out = await task({ kind: 'same' });
+    expect(out.ok).toBe(true);
+    expect(out.shadow!.build).toBe('copy');
+    expect(out.shadow!.tensors[0]).toEqual(out.tensors[0]);
+    expect(out.shadow!.tensors[0]!.buffer).not.toBe(out.tensors[0]!.buffer);
+  });
+
+  it('renormalizes the same crop when only the normalization differs', async () => {
+    const out = await task({ kind: 'own', preprocess: DEFAULT_PREPROCESS_OPTIONS, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255 } });
+    expect(out.shadow!.build).toBe('renormalize');
+    // Red channel, first pixel: (200/255 − 0.5) / 0.5 against (200/255 − 0.485) / 0.229.
+    expect(out.shadow!.tensors[0]![0]).toBeCloseTo((200 / 255 - 0.5) / 0.5, 5);
+    expect(out.tensors[0]![0]).toBeCloseTo((200 / 255 - 0.485) / 0.229, 5);
+  });
+
+  it('decodes again for another geometry', async () => {
+    const out = await task({ kind: 'own', preprocess: { ...DEFAULT_PREPROCESS_OPTIONS, resize: 'squash', resizeShortSide: undefined, cropSize: 128 }, normalization: IMAGENET });
+    expect(out.shadow!.build).toBe('decode');
+    expect(out.shadow!.tensors[0]).toHaveLength(3 * 128 * 128);
+    expect(out.tensors[0]).toHaveLength(3 * 224 * 224);
+  });
+});
+
+describe('shadowReport: the two models compared per pair', () => {
+  const side = (model: string, decision: 'pass' | 'review' | 'block', label = decision === 'pass' ? 'normal' : 'violate') => ({ model, decision, label, violate: decision === 'pass' ? 0.2 : 0.8, reasons: [] });
+  const rec = (jobId: string, a: 'pass' | 'review', b: 'pass' | 'review', at = '2026-12-01T10:00:00Z'): ShadowRecord => ({
+    jobId, bucket: 'b', key: `${jobId}.jpg`, at, champion: side('m@1', a), challenger: side('m@2', b), build: 'copy', sampled: a === 'pass' && b !== 'pass',
+  });
+
+  it('counts agreement, the decision matrix and review rates, one comparison per job', () => {
+    const report = shadowReport([rec('1', 'pass', 'pass'), rec('2', 'pass', 'review'), rec('3', 'review', 'review'), rec('4', 'review', 'pass'), rec('4', 'review', 'pass', '2026-12-01T10:01:00Z')]);
+    expect(report.pairs).toHaveLength(1);
+    const p = report.pairs[0]!;
+    expect(p.images).toBe(4);
+    expect(p.agreement).toEqual({ decision: 0.5, label: 0.5, both: 0.5 });
+    expect(p.decisions.pass).toEqual({ pass: 1, review: 1, block: 0 });
+    expect(p.decisions.review).toEqual({ pass: 1, review: 1, block: 0 });
+    expect(p.reviewRate).toEqual({ champion: 0.5, challenger: 0.5 });
+    expect(p.sampled).toBe(1);
+    expect(p.reviewed).toBeNull();
+  });
+
+  it('scores each model against people where they decided, taking the latest round', () => {
+    const decision = (jobId: string, outcome: 'pass' | 'block', round: number) => ({ jobId, outcome, round, reasons: outcome === 'block' ? ['contact_info'] : [], decidedAt: `2026-12-01T1${round}:00:00Z` });
+    const truth = truthByJob([decision('2', 'pass', 1), decision('2', 'block', 2), decision('4', 'pass', 1)] as never, DEFAULT_TAXONOMY);
+    expect(truth.get('2')).toEqual({ violation: true, category: 'contact' });
+    const p = shadowReport([rec('1', 'pass', 'pass'), rec('2', 'pass', 'review'), rec('4', 'review', 'pass')], truth).pairs[0]!;
+    expect(p.reviewed!.all).toEqual({ images: 2, championCorrect: 0, challengerCorrect: 2, championAccuracy: 0, challengerAccuracy: 1 });
+    expect(p.reviewed!.disagreements.images).toBe(2);
+  });
+});
