@@ -89,8 +89,8 @@ export function chooseThreshold(items: readonly LabelledScore[], target: Calibra
 }
 
 /** Resamples each stratum (same weight = same sampling rate) with replacement, keeping its size. */
-function stratifiedResample(strata: readonly (readonly LabelledScore[])[], rng: SeededRandom): LabelledScore[] {
-  const out: LabelledScore[] = [];
+function stratifiedResample<T extends { readonly weight: number }>(strata: readonly (readonly T[])[], rng: SeededRandom): T[] {
+  const out: T[] = [];
   for (const s of strata) for (let i = 0; i < s.length; i++) out.push(s[Math.floor(rng.next() * s.length)]!);
   return out;
 }
@@ -107,45 +107,54 @@ function interval(values: readonly number[], confidence: number): Interval | nul
   return { low: percentile(sorted, tail), high: percentile(sorted, 1 - tail) };
 }
 
+interface BootstrapOptions {
+  readonly replicates: number;
+  readonly confidence: number;
+  readonly seed: number;
+}
+
+/**
+ * The stratified bootstrap every estimate here shares: `measure` on each replicate, then the
+ * percentile interval of each value it named (null values, e.g. no threshold met the target in
+ * that replicate, are left out of that value's interval).
+ */
+function bootstrap<T extends { readonly weight: number }, K extends string>(items: readonly T[], o: BootstrapOptions, keys: readonly K[], measure: (sample: readonly T[]) => Readonly<Record<K, number | null>>): Record<K, Interval | null> {
+  const byWeight = new Map<number, T[]>();
+  for (const it of items) (byWeight.get(it.weight) ?? byWeight.set(it.weight, []).get(it.weight)!).push(it);
+  const strata = [...byWeight.values()];
+  const rng = new SeededRandom(o.seed);
+  const values = new Map(keys.map((k) => [k, [] as number[]]));
+  for (let b = 0; b < o.replicates && items.length > 0; b++) {
+    const m = measure(stratifiedResample(strata, rng));
+    for (const k of keys) {
+      const v = m[k];
+      if (v !== null) values.get(k)!.push(v);
+    }
+  }
+  return Object.fromEntries(keys.map((k) => [k, interval(values.get(k)!, o.confidence)])) as Record<K, Interval | null>;
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+const weightOf = (items: readonly { readonly weight: number }[]) => items.reduce((s, it) => s + it.weight, 0);
+
 /** Picks the threshold for the target from weighted decisions, with bootstrap intervals. */
 export function calibrate(items: readonly LabelledScore[], o: CalibrationOptions): Calibration {
   const step = o.step ?? 0.005;
   const replicates = o.replicates ?? 300;
   const confidence = o.confidence ?? 0.95;
   const threshold = chooseThreshold(items, o.target, step);
-  const byWeight = new Map<number, LabelledScore[]>();
-  for (const it of items) (byWeight.get(it.weight) ?? byWeight.set(it.weight, []).get(it.weight)!).push(it);
-  const strata = [...byWeight.values()];
-  const rng = new SeededRandom(o.seed ?? 1);
-  const thresholds: number[] = [];
-  const at: Record<'reviewRate' | 'recall' | 'precision' | 'missedRate', number[]> = { reviewRate: [], recall: [], precision: [], missedRate: [] };
-  for (let b = 0; b < replicates && items.length > 0; b++) {
-    const sample = stratifiedResample(strata, rng);
-    const t = chooseThreshold(sample, o.target, step);
-    if (t !== null) thresholds.push(t);
-    if (threshold !== null) {
-      const p = pointAt(sample, threshold);
-      at.reviewRate.push(p.reviewRate);
-      at.recall.push(p.recall);
-      at.precision.push(p.precision);
-      at.missedRate.push(p.missedRate);
-    }
-  }
-  const round = (x: number) => Math.round(x * 1e6) / 1e6;
+  const intervals = bootstrap(items, { replicates, confidence, seed: o.seed ?? 1 }, ['threshold', 'reviewRate', 'recall', 'precision', 'missedRate'], (sample) => {
+    const p = threshold === null ? null : pointAt(sample, threshold);
+    return { threshold: chooseThreshold(sample, o.target, step), reviewRate: p?.reviewRate ?? null, recall: p?.recall ?? null, precision: p?.precision ?? null, missedRate: p?.missedRate ?? null };
+  });
   return {
     target: o.target,
     threshold,
     estimate: threshold === null ? null : pointAt(items, threshold),
-    intervals: {
-      threshold: interval(thresholds, confidence),
-      reviewRate: interval(at.reviewRate, confidence),
-      recall: interval(at.recall, confidence),
-      precision: interval(at.precision, confidence),
-      missedRate: interval(at.missedRate, confidence),
-    },
+    intervals,
     confidence, replicates,
     images: items.length,
-    weightedImages: round(items.reduce((s, it) => s + it.weight, 0)),
+    weightedImages: round(weightOf(items)),
     violations: items.filter((it) => it.truth !== NORMAL_GROUP).length,
   };
 }
