@@ -3,13 +3,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig, type RevmodConfig } from '../../config';
-import { calibrate, type CalibrationTarget } from '../../eval/calibrate';
+import { calibrate, calibrateBlock, calibrateCategories, estimatePolicy, type CalibrationTarget } from '../../eval/calibrate';
 import { buildEvalReport } from '../../eval/eval-report';
 import { datasetManifest, decisionLogItems, labelledFolder, type EvalInput } from '../../eval/eval-sources';
 import { evaluateScores } from '../../eval/model-metrics';
 import { evaluateDetectors, formatDetectorsReport } from '../../eval/detectors-eval';
 import { writeCardVersion } from '../../model/card-version';
 import { loadModel } from '../../model/load-model';
+import { NORMAL_GROUP } from '../../model/model-card';
+import { validateThresholds, type CategoryThresholds, type PolicyThresholds } from '../../policy';
 import { DecisionLog } from '../../review/decision-log';
 import { loadTaxonomy } from '../../review/taxonomy';
 import { createS3Client } from '../../storage/s3-object-store';
@@ -81,6 +83,108 @@ async function thresholdOf(given: number | undefined, model: string | undefined,
   return config.policy.violateThreshold ?? 0.7;
 }
 
+interface CalibrateCliOptions extends SourceOptions {
+  readonly targetReviewRate?: number;
+  readonly targetPrecision?: number;
+  readonly targetBlockPrecision?: number;
+  readonly categoryRecall?: number;
+  readonly version?: string;
+  readonly out?: string;
+  readonly replicates: number;
+  readonly dryRun?: boolean;
+}
+
+/**
+ * `eval calibrate`: each threshold asked for is chosen on the same labelled scores; the new
+ * thresholds must fit together (validateThresholds) before anything is written, and whatever is
+ * chosen or kept is printed, with what the default score rules would do before and after.
+ */
+async function calibrateCommand(opts: CalibrateCliOptions, ctx: CliContext): Promise<number> {
+  if (opts.targetReviewRate !== undefined && opts.targetPrecision !== undefined) {
+    throw new UsageError('give at most one of --target-review-rate and --target-precision (both set the violate threshold), received both');
+  }
+  if ([opts.targetReviewRate, opts.targetPrecision, opts.targetBlockPrecision, opts.categoryRecall].every((x) => x === undefined)) {
+    throw new UsageError('give a target: --target-review-rate or --target-precision (violate), --target-block-precision (block), --category-recall (each category), received none');
+  }
+  if (opts.model === undefined) throw new UsageError('calibrate needs --model: the model whose card gets a new version, received nothing');
+  const config = loadConfig({}, ctx.env);
+  const model = await loadModel(opts.model);
+  const previous = model.card.thresholds;
+  const violationGroups = [...new Set(Object.values(model.card.groups))].filter((g) => g !== NORMAL_GROUP).sort();
+  if (opts.categoryRecall !== undefined && violationGroups.length < 2) {
+    throw new UsageError(`--category-recall ${opts.categoryRecall}: the card of ${opts.model} has one violation group (${violationGroups.join(', ')}), whose score is the violate score; use --target-review-rate or --target-precision`);
+  }
+  const input = await readSource(opts, config);
+  if (input.items.length === 0) throw new UsageError(`${input.source}: no labelled images to calibrate on (${input.skipped.length} skipped)`);
+  const replicates = opts.replicates;
+  const target: CalibrationTarget | undefined = opts.targetReviewRate !== undefined ? { kind: 'review-rate', value: opts.targetReviewRate }
+    : opts.targetPrecision !== undefined ? { kind: 'precision', value: opts.targetPrecision } : undefined;
+  const cal = target ? calibrate(input.items, { target, replicates }) : null;
+  const block = opts.targetBlockPrecision !== undefined ? calibrateBlock(input.items, { precision: opts.targetBlockPrecision, replicates }) : null;
+  const categories = opts.categoryRecall !== undefined ? calibrateCategories(input.items, { recall: opts.categoryRecall, groups: model.card.groups, replicates }) : null;
+
+  const violate = cal?.threshold ?? previous.violate;
+  const chosenCategories = categories?.byGroup.filter((c) => c.chosen) ?? [];
+  const mergedCategories: Record<string, CategoryThresholds> = { ...previous.categories };
+  for (const c of chosenCategories) mergedCategories[c.group] = { ...mergedCategories[c.group], review: c.threshold };
+  // Only the fields chosen here are written; the rest stay as the card has them.
+  const changed: Partial<PolicyThresholds> = {
+    ...(cal?.threshold != null ? { violate: cal.threshold } : {}),
+    ...(block?.threshold != null ? { block: block.threshold } : {}),
+    ...(chosenCategories.length > 0 ? { categories: mergedCategories } : {}),
+  };
+  const next: PolicyThresholds = { ...previous, ...changed };
+  const summary = {
+    source: input.source, models: input.models, skipped: input.skipped.length,
+    previous: { version: model.card.version, violate: previous.violate, block: previous.block, categories: previous.categories ?? {} },
+    calibration: cal, block, categories, thresholds: changed,
+  };
+  const refuse = (why: string): number => {
+    ctx.out(JSON.stringify(summary));
+    ctx.err(`revmod: ${why}; the card is unchanged`);
+    return EXIT.failure;
+  };
+  if (cal && cal.threshold === null) return refuse(`no threshold meets ${target!.kind} ${target!.value} on these ${cal.images} images`);
+  if (block && block.threshold === null) return refuse(`--target-block-precision ${block.targetPrecision}: no block threshold reaches that precision on these ${input.items.length} images`);
+  if (block?.threshold != null && block.threshold < violate) {
+    return refuse(`--target-block-precision ${block.targetPrecision}: the lowest block threshold that reaches it, ${block.threshold}, is below the violate threshold ${violate} `
+      + `(${cal ? 'chosen here' : "the card's"}), and a block threshold must not be below the review threshold; ask for a higher block precision`);
+  }
+  const problems = validateThresholds(next);
+  if (problems.length > 0) return refuse(`the new thresholds do not fit together: ${problems.join('; ')}`);
+  for (const c of categories?.byGroup ?? []) {
+    if (!c.chosen) ctx.err(`revmod: --category-recall: ${c.group} keeps ${previous.categories?.[c.group]?.review ?? `no review threshold of its own (violate ${violate} covers it)`}: ${c.why}`);
+  }
+  const policy = {
+    rules: 'the default policy\'s score rules (block_threshold, category_block, violate_score, category_score, low_confidence); signal rules are not counted',
+    previous: estimatePolicy(input.items, previous, violationGroups, { replicates }),
+    next: estimatePolicy(input.items, next, violationGroups, { replicates }),
+  };
+  const flagged = policy.next.estimate.flaggedRate;
+  if (target?.kind === 'review-rate' && flagged > target.value) {
+    // The target is met by the violate rule alone; the card's other thresholds add to it.
+    ctx.err(`revmod: note: with the new card the default score rules flag ${flagged} of these images (review ${policy.next.estimate.reviewRate}, block ${policy.next.estimate.blockRate}), `
+      + `above --target-review-rate ${target.value}: low confidence (confidence ${next.confidence}) and category thresholds flag images below violate`);
+  }
+  if (opts.dryRun) {
+    ctx.out(JSON.stringify({ ...summary, policy }));
+    return EXIT.ok;
+  }
+  const version = opts.version ?? `${model.card.version}-cal.${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
+  const outDir = opts.out ?? join(dirname(opts.model), `${model.card.name}-${version}`);
+  const written = await writeCardVersion({
+    modelPath: opts.model, version, outDir, thresholds: changed,
+    metadata: {
+      calibration: {
+        ...cal, ...(block ? { block } : {}), ...(categories ? { categories } : {}), policy: policy.next,
+        source: input.source, sourceModels: input.models, calibratedAt: new Date().toISOString(), fromModel: basename(opts.model),
+      },
+    },
+  });
+  ctx.out(JSON.stringify({ ...summary, policy, written: { model: written.modelPath, card: written.cardPath, version } }));
+  return EXIT.ok;
+}
+
 export function registerEvalCommands(program: Command, ctx: CliContext, run: Runner): void {
   const evalCmd = addSourceOptions(program.command('eval')
     .description('evaluate a model: precision, recall and F1 per group and category, confusion matrix, threshold sweep; report.html (SVG charts) and report.json'))
@@ -107,9 +211,11 @@ export function registerEvalCommands(program: Command, ctx: CliContext, run: Run
     }));
 
   addSourceOptions(evalCmd.command('calibrate')
-    .description('choose the violate threshold for a target review rate or precision from labelled scores (decisions weighted by sampling rate), with bootstrap intervals; writes a NEW card version'))
-    .option('--target-review-rate <r>', 'share of images people should see', probability)
-    .option('--target-precision <p>', 'share of flagged images that should be violations', probability)
+    .description('choose thresholds from labelled scores (decisions weighted by sampling rate), with bootstrap intervals: violate for a target review rate or precision, block for a target precision, each category\'s review threshold for a target recall; writes a NEW card version'))
+    .option('--target-review-rate <r>', 'violate threshold: share of images people should see', probability)
+    .option('--target-precision <p>', 'violate threshold: share of flagged images that should be violations', probability)
+    .option('--target-block-precision <p>', 'block threshold (blocked with no person): share of blocked images that should be violations; refused when none reaches it or it falls below violate', probability)
+    .option('--category-recall <r>', 'each violation group\'s review threshold: share of that category\'s violations at or above it (cards with several groups; a group with under 5 effective labelled violations keeps its threshold)', probability)
     .option('--version <v>', 'version of the new card (default <current>-cal.<yyyymmdd>)')
     .option('--out <dir>', 'folder for the new version\'s model.onnx and model.card.json (default <model dir>/<name>-<version>)')
     .addOption(new Option('--replicates <n>', 'bootstrap replicates').default(300).argParser((v) => {
@@ -117,36 +223,7 @@ export function registerEvalCommands(program: Command, ctx: CliContext, run: Run
       return Number(v);
     }))
     .option('--dry-run', 'print the choice, write nothing')
-    .action(run(async (opts: SourceOptions & { targetReviewRate?: number; targetPrecision?: number; version?: string; out?: string; replicates: number; dryRun?: boolean }) => {
-      if ((opts.targetReviewRate === undefined) === (opts.targetPrecision === undefined)) {
-        throw new UsageError('give exactly one of --target-review-rate and --target-precision');
-      }
-      if (opts.model === undefined) throw new UsageError('calibrate needs --model: the model whose card gets a new version, received nothing');
-      const config = loadConfig({}, ctx.env);
-      const model = await loadModel(opts.model);
-      const input = await readSource(opts, config);
-      if (input.items.length === 0) throw new UsageError(`${input.source}: no labelled images to calibrate on (${input.skipped.length} skipped)`);
-      const target: CalibrationTarget = opts.targetReviewRate !== undefined ? { kind: 'review-rate', value: opts.targetReviewRate } : { kind: 'precision', value: opts.targetPrecision! };
-      const cal = calibrate(input.items, { target, replicates: opts.replicates });
-      const summary = { source: input.source, models: input.models, skipped: input.skipped.length, previous: { version: model.card.version, violate: model.card.thresholds.violate }, calibration: cal };
-      if (cal.threshold === null) {
-        ctx.out(JSON.stringify(summary));
-        ctx.err(`revmod: no threshold meets ${target.kind} ${target.value} on these ${cal.images} images; the card is unchanged`);
-        return EXIT.failure;
-      }
-      if (opts.dryRun) {
-        ctx.out(JSON.stringify(summary));
-        return EXIT.ok;
-      }
-      const version = opts.version ?? `${model.card.version}-cal.${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
-      const outDir = opts.out ?? join(dirname(opts.model), `${model.card.name}-${version}`);
-      const written = await writeCardVersion({
-        modelPath: opts.model, version, outDir, thresholds: { violate: cal.threshold },
-        metadata: { calibration: { ...cal, source: input.source, sourceModels: input.models, calibratedAt: new Date().toISOString(), fromModel: basename(opts.model) } },
-      });
-      ctx.out(JSON.stringify({ ...summary, written: { model: written.modelPath, card: written.cardPath, version } }));
-      return EXIT.ok;
-    }));
+    .action(run(async (opts: CalibrateCliOptions) => calibrateCommand(opts, ctx)));
 
   registerShadowEval(evalCmd, ctx, run);
 
