@@ -4,6 +4,8 @@
  * that decided and whose decisions are the truth.
  */
 import { isQcSample } from '../review/sampling';
+import type { ShadowRecord } from '../shadow/shadow-log';
+import { truthByJob } from './shadow-eval';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReviewDecision } from '@revmod/client';
@@ -124,4 +126,50 @@ export async function decisionLogItems(o: DecisionSourceOptions): Promise<EvalIn
   for await (const obj of o.log.objects(o.sinceMs)) all.push(...obj.decisions.filter((d) => o.untilMs === undefined || Date.parse(d.decidedAt) < o.untilMs));
   const input = decisionItems(all, o);
   return { ...input, source: `decision log s3://${o.log.bucket}/${o.log.prefix}` };
+}
+
+export interface ShadowSourceOptions {
+  /** The challenger whose scores are wanted, name@version. */
+  readonly challenger: string;
+  /** The QC sampling rate of passed images in the period (REVMOD_REVIEW_SAMPLE_RATE). */
+  readonly sampleRate: number;
+  /** The share of disagreements sent to review in the period (REVMOD_SHADOW_REVIEW_RATE). */
+  readonly shadowReviewRate: number;
+  readonly taxonomy: readonly Reason[];
+}
+
+/**
+ * A challenger's scores from the shadow log against people's decisions: how a model that decided
+ * nothing yet would have done, for calibrating it before it is promoted. Each decision is weighed
+ * by the inverse of the chance its image reached people: 1 when the champion sent it; for a pass,
+ * the QC rate, or for a pass the challenger would have stopped, the QC sample or the shadow sample
+ * (1 − (1 − q)(1 − s)). Passes that reached people otherwise (appeals) are left out.
+ */
+export function shadowItems(records: readonly ShadowRecord[], decisions: readonly ReviewDecision[], o: ShadowSourceOptions): EvalInput {
+  const truth = truthByJob(decisions, o.taxonomy);
+  const latest = new Map<string, ShadowRecord>();
+  for (const r of records) if (r.challenger.model === o.challenger) latest.set(r.jobId, r);
+  const items: LabelledScore[] = [];
+  const skipped: Array<{ id: string; why: string }> = [];
+  const q = Math.min(1, o.sampleRate);
+  const s = Math.min(1, o.shadowReviewRate);
+  for (const r of [...latest.values()].sort((a, b) => a.jobId.localeCompare(b.jobId))) {
+    const t = truth.get(r.jobId);
+    if (!t) continue;
+    let chance = 1;
+    if (r.champion.decision === 'pass') {
+      const inQc = isQcSample({ id: r.jobId, decision: 'pass' }, q);
+      if (!inQc && !r.sampled) {
+        skipped.push({ id: r.jobId, why: 'decision on a passed verdict that was neither a QC nor a shadow sample (an appeal: not a random sample)' });
+        continue;
+      }
+      chance = r.challenger.decision !== 'pass' && s > 0 ? 1 - (1 - q) * (1 - s) : q;
+    }
+    if (!(chance > 0)) {
+      skipped.push({ id: r.jobId, why: 'decision on a passed verdict, and no sampling rate given to weigh it' });
+      continue;
+    }
+    items.push({ id: r.jobId, truth: t.category, violate: r.challenger.violate, groups: r.challenger.groups, weight: 1 / chance });
+  }
+  return { source: `shadow log (${o.challenger})`, items, skipped, models: items.length > 0 ? { [o.challenger]: items.length } : {} };
 }

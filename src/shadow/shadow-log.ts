@@ -10,6 +10,8 @@ export interface ShadowSide {
   /** The top group (`normal` or a violation category). */
   readonly label: string;
   readonly violate: number;
+  /** Probability per group (what calibration from the shadow log needs). */
+  readonly groups: Readonly<Record<string, number>>;
   readonly reasons: readonly string[];
 }
 

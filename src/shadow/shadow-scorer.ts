@@ -140,8 +140,8 @@ export class ShadowScorer {
     }
     const { scores } = worstFrame(scored as ImageScores[]);
     const outcome = this.o.policy.evaluate({ scores, signals: item.signals, meta: v.meta });
-    const champion: ShadowSide = { model: `${v.model.name}@${v.model.version}`, decision: v.decision, label: v.label, violate: v.violate, reasons: v.reasons };
-    const challenger: ShadowSide = { model: this.name, decision: outcome.decision, label: scores.label, violate: scores.violate, reasons: outcome.reasons };
+    const champion: ShadowSide = { model: `${v.model.name}@${v.model.version}`, decision: v.decision, label: v.label, violate: v.violate, groups: v.groups ?? {}, reasons: v.reasons };
+    const challenger: ShadowSide = { model: this.name, decision: outcome.decision, label: scores.label, violate: scores.violate, groups: scores.groups, reasons: outcome.reasons };
     const kind: ShadowOutcome['outcome'] = champion.decision !== challenger.decision ? 'decision_differs' : champion.label !== challenger.label ? 'label_differs' : 'agree';
     // People settle what only the challenger would have stopped; what the champion stopped they see anyway.
     const sampled = kind === 'decision_differs' && champion.decision === 'pass' && v.error === undefined && sampledById('revmod-shadow-sample', v.id, this.o.reviewRate);

@@ -199,12 +199,13 @@ describe('revmod eval', () => {
       await Promise.all([
         // porn: seven reviewed, and one the old model passed, found by QC (sample rate 0.25: it stands for 4).
         ...[0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95].map((s, i) => decisionOn(`p${i}`, 'review', on('porn', s), 'block', 'porn')),
-        decisionOn('p-qc', 'pass', on('porn', 0.2), 'block', 'porn'),
+        // Passes' ids are in the QC sample at 0.25 (a stable hash of the id), as the worker's choice would be.
+        decisionOn('p-qc0', 'pass', on('porn', 0.2), 'block', 'porn'),
         ...[0.3, 0.4, 0.5, 0.6, 0.7, 0.8].map((s, i) => decisionOn(`s${i}`, 'review', on('spam', s), 'block', 'ad_spam')),
         ...[0.8, 0.9].map((s, i) => decisionOn(`v${i}`, 'review', on('privacy', s), 'block', 'privacy')),
         decisionOn('o', 'review', on('porn', 0.9), 'block', 'other'),
         decisionOn('n0', 'review', on('porn', 0.75), 'pass'),
-        decisionOn('n1', 'pass', on('spam', 0.1), 'pass'),
+        decisionOn('n11', 'pass', on('spam', 0.1), 'pass'),
         // The top score is no violation: no block threshold has a precision of 1.
         decisionOn('n2', 'review', on('spam', 0.99), 'pass'),
       ].map((d) => log.append(d)));
@@ -259,8 +260,9 @@ describe('revmod eval', () => {
         decisionOn(id, decision, { normal: 1 - violate, violate }, outcome, outcome === 'block' ? 'porn' : undefined);
       await log.append(decided('a', 'review', 0.9, 'block'));
       await log.append(decided('b', 'review', 0.8, 'pass'));
-      await log.append(decided('c', 'pass', 0.2, 'block'));
-      await log.append(decided('d', 'pass', 0.1, 'pass'));
+      // c2 and d3 are in the QC sample at 0.25 (a stable hash of the id), as the worker's choice would be.
+      await log.append(decided('c2', 'pass', 0.2, 'block'));
+      await log.append(decided('d3', 'pass', 0.1, 'pass'));
       const env = { ...configEnv({ s3: s3.s3Config }), REVMOD_DECISION_LOG_BUCKET: 'eval-log', REVMOD_DECISION_LOG_PREFIX: 'decisions/' };
       const ctx = capture(env);
       const out = join(dir, 'log-report');
@@ -268,7 +270,7 @@ describe('revmod eval', () => {
       const e = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).evaluation;
       expect(e.images).toBe(4);
       expect(e.weightedImages).toBe(10); // 1 + 1 + 4 + 4
-      // Violations: a (weight 1, flagged) and c (weight 4, passed): recall 1/5.
+      // Violations: a (weight 1, flagged) and c2 (weight 4, passed): recall 1/5.
       expect(e.atThreshold).toMatchObject({ recall: 0.2, reviewRate: 0.2, precision: 0.5 });
       expect(e.perCategory.porn).toEqual({ recall: 0.2, support: 5 });
     } finally {

@@ -51,7 +51,8 @@ describe('shadow scoring with the challenger alias', () => {
   const photos: Buffer[] = [];
   const prefix = uniquePrefix('shadow');
   const out: string[] = [];
-  const cli: Omit<CliContext, 'env'> = { out: (s) => out.push(s), err: () => undefined, exit: (c) => { throw new Error(`exit(${c})`); } };
+  const errs: string[] = [];
+  const cli: Omit<CliContext, 'env'> = { out: (s) => out.push(s), err: (s) => errs.push(s), exit: (c) => { throw new Error(`exit(${c})`); } };
 
   beforeAll(async () => {
     s3 = await S3Server.start({ buckets: [PHOTOS, 'registry', LOGS] });
@@ -189,6 +190,15 @@ describe('shadow scoring with the challenger alias', () => {
       expect(pair.builds).toEqual({ copy: copyRecords.length });
       expect(pair.reviewed!.all).toEqual(expect.objectContaining({ images: 3, championCorrect: 2, challengerCorrect: 2 }));
       expect(pair.reviewed!.disagreements).toEqual(expect.objectContaining({ images: 2, championCorrect: 1, challengerCorrect: 1 }));
+      // The challenger, which decided nothing, calibrated from its shadow scores and those decisions:
+      // the two disagreements were shadow samples (weight 1 at REVMOD_SHADOW_REVIEW_RATE=1), the
+      // agreeing pass reached people by no sampling and is left out.
+      const cal = await revmod('eval', 'calibrate', '--shadow', `${MODEL}@2.0.0`, '--since', '1h', '--model', join(dir, 'probe-2.0.0.onnx'), '--target-review-rate', '0.5', '--shadow-review-rate', '1', '--dry-run');
+      expect(cal.code).toBe(0);
+      const calibrated = JSON.parse(cal.out) as { source: string; skipped: number; models: Record<string, number>; calibration: { images: number } };
+      expect(calibrated.source).toBe(`shadow log (${MODEL}@2.0.0)`);
+      expect(calibrated.models).toEqual({ [`${MODEL}@2.0.0`]: 2 });
+      expect(calibrated.skipped).toBe(1);
       const human = await revmod('eval', 'shadow', '--since', '1h');
       expect(human.out).toContain(`${MODEL}@2.0.0 in shadow of ${MODEL}@1.0.0`);
 

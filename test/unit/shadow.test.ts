@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { RevmodError } from '@revmod/client';
 import { loadConfig } from '../../src/config';
 import { shadowReport, truthByJob } from '../../src/eval/shadow-eval';
+import { shadowItems } from '../../src/eval/eval-sources';
 import { decode, type DecodeSuccess } from '../../src/pool/decode-task';
 import { DEFAULT_PREPROCESS_OPTIONS } from '../../src/preprocess';
 import { DEFAULT_TAXONOMY } from '../../src/review/taxonomy';
@@ -83,7 +84,7 @@ describe('the pool builds the challenger tensors the cheapest way its card allow
 });
 
 describe('shadowReport: the two models compared per pair', () => {
-  const side = (model: string, decision: 'pass' | 'review' | 'block', label = decision === 'pass' ? 'normal' : 'violate') => ({ model, decision, label, violate: decision === 'pass' ? 0.2 : 0.8, reasons: [] });
+  const side = (model: string, decision: 'pass' | 'review' | 'block', label = decision === 'pass' ? 'normal' : 'violate') => ({ model, decision, label, violate: decision === 'pass' ? 0.2 : 0.8, groups: {}, reasons: [] });
   const rec = (jobId: string, a: 'pass' | 'review', b: 'pass' | 'review', at = '2026-12-01T10:00:00Z'): ShadowRecord => ({
     jobId, bucket: 'b', key: `${jobId}.jpg`, at, champion: side('m@1', a), challenger: side('m@2', b), build: 'copy', sampled: a === 'pass' && b !== 'pass',
   });
@@ -108,5 +109,31 @@ describe('shadowReport: the two models compared per pair', () => {
     const p = shadowReport([rec('1', 'pass', 'pass'), rec('2', 'pass', 'review'), rec('4', 'review', 'pass')], truth).pairs[0]!;
     expect(p.reviewed!.all).toEqual({ images: 2, championCorrect: 0, challengerCorrect: 2, championAccuracy: 0, challengerAccuracy: 1 });
     expect(p.reviewed!.disagreements.images).toBe(2);
+  });
+});
+
+describe('shadowItems: a challenger calibrated from the shadow log and people\'s decisions', () => {
+  const side = (model: string, decision: 'pass' | 'review', violate: number) => ({ model, decision, label: violate >= 0.5 ? 'violate' : 'normal', violate, groups: { normal: 1 - violate, violate }, reasons: [] });
+  const rec = (jobId: string, champion: 'pass' | 'review', challenger: 'pass' | 'review', sampled = false): ShadowRecord => ({
+    jobId, bucket: 'b', key: jobId, at: '2026-12-01T10:00:00Z', champion: side('m@1', champion, champion === 'pass' ? 0.2 : 0.9),
+    challenger: side('m@2', challenger, challenger === 'pass' ? 0.1 : 0.6), build: 'decode', sampled,
+  });
+  const decided = (jobId: string, outcome: 'pass' | 'block') => ({ jobId, outcome, round: 1, reasons: outcome === 'block' ? ['contact_info'] : [], decidedAt: '2026-12-01T11:00:00Z' });
+
+  it('weighs each decision by the chance its image reached people, with the challenger\'s scores', () => {
+    // b0 is in the QC sample at 0.1 (a hash of the id); x1 is not, and was not shadow-sampled (an appeal).
+    const records = [rec('r1', 'review', 'review'), rec('s1', 'pass', 'review', true), rec('b0', 'pass', 'pass'), rec('x1', 'pass', 'pass'), rec('u1', 'review', 'pass')];
+    const decisions = [decided('r1', 'block'), decided('s1', 'block'), decided('b0', 'pass'), decided('x1', 'pass')];
+    const input = shadowItems(records, decisions as never, { challenger: 'm@2', sampleRate: 0.1, shadowReviewRate: 0.5, taxonomy: DEFAULT_TAXONOMY });
+    expect(input.items).toEqual([
+      { id: 'b0', truth: 'normal', violate: 0.1, groups: { normal: 0.9, violate: 0.1 }, weight: 10 },
+      { id: 'r1', truth: 'contact', violate: 0.6, groups: { normal: 0.4, violate: 0.6 }, weight: 1 },
+      // QC sample or shadow sample: 1 − 0.9 × 0.5 = 0.55.
+      expect.objectContaining({ id: 's1', truth: 'contact', weight: expect.closeTo(1 / 0.55, 9) }),
+    ]);
+    expect(input.skipped).toEqual([{ id: 'x1', why: expect.stringMatching(/neither a QC nor a shadow sample/) }]);
+    expect(input.models).toEqual({ 'm@2': 3 });
+    // Another challenger's records are not this one's.
+    expect(shadowItems(records, decisions as never, { challenger: 'm@3', sampleRate: 0.1, shadowReviewRate: 0.5, taxonomy: DEFAULT_TAXONOMY }).items).toEqual([]);
   });
 });

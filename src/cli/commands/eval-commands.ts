@@ -5,7 +5,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig, type RevmodConfig } from '../../config';
 import { calibrate, calibrateBlock, calibrateCategories, estimatePolicy, type CalibrationTarget } from '../../eval/calibrate';
 import { buildEvalReport } from '../../eval/eval-report';
-import { datasetManifest, decisionLogItems, labelledFolder, type EvalInput } from '../../eval/eval-sources';
+import { datasetManifest, decisionLogItems, labelledFolder, shadowItems, type EvalInput } from '../../eval/eval-sources';
 import { evaluateScores } from '../../eval/model-metrics';
 import { evaluateDetectors, formatDetectorsReport } from '../../eval/detectors-eval';
 import { writeCardVersion } from '../../model/card-version';
@@ -18,7 +18,7 @@ import { createS3Client } from '../../storage/s3-object-store';
 import { EXIT, UsageError, type CliContext } from '../cli-context';
 import { positiveInt, type Runner } from '../program';
 import { parseSince } from './review-data-commands';
-import { registerShadowEval } from './eval-shadow-command';
+import { readDecisions, readShadowRecords, registerShadowEval } from './eval-shadow-command';
 
 /** commander parser for a probability in [0, 1]. */
 function probability(value: string): number {
@@ -36,6 +36,8 @@ interface SourceOptions {
   readonly since: string;
   readonly until?: string;
   readonly sampleRate?: number;
+  readonly shadow?: string;
+  readonly shadowReviewRate?: number;
 }
 
 function addSourceOptions(c: Command): Command {
@@ -47,13 +49,16 @@ function addSourceOptions(c: Command): Command {
     .option('--model-version <name@version>', '--decisions: only verdicts of this model version')
     .option('--since <when>', '--decisions: since an ISO date or an age (24h, 7d)', '30d')
     .option('--until <when>', '--decisions: before an ISO date or an age')
-    .option('--sample-rate <r>', '--decisions: the QC sampling rate of passed images in the period (default REVMOD_REVIEW_SAMPLE_RATE)', probability);
+    .option('--sample-rate <r>', '--decisions/--shadow: the QC sampling rate of passed images in the period (default REVMOD_REVIEW_SAMPLE_RATE)', probability)
+    .option('--shadow <name@version>', 'the shadow log (Redis) with the decision log: this challenger\'s scores against the people\'s decisions, for a model that has not decided anything yet')
+    .option('--shadow-review-rate <r>', '--shadow: the share of disagreements sent to review in the period (default REVMOD_SHADOW_REVIEW_RATE)', probability);
 }
 
 /** The labelled scores the options name (exactly one source). */
 async function readSource(o: SourceOptions, config: RevmodConfig): Promise<EvalInput> {
-  const given = [o.folder !== undefined, o.manifest !== undefined, o.decisions === true].filter(Boolean).length;
-  if (given !== 1) throw new UsageError(`give exactly one of --folder, --manifest and --decisions, received ${given}`);
+  const given = [o.folder !== undefined, o.manifest !== undefined, o.decisions === true, o.shadow !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new UsageError(`give exactly one of --folder, --manifest, --decisions and --shadow, received ${given}`);
+  if (o.shadow !== undefined) return shadowSource(o, o.shadow, config);
   if (o.decisions) {
     if (config.review.logBucket === undefined) throw new UsageError('--decisions needs REVMOD_DECISION_LOG_BUCKET (the decision log bucket), received nothing');
     const s3 = createS3Client(config.s3);
@@ -74,6 +79,19 @@ async function readSource(o: SourceOptions, config: RevmodConfig): Promise<EvalI
     decode: { maxPixels: config.limits.maxPixels, allowSvg: config.limits.allowSvg, mode: config.model.preprocessMode },
   };
   return o.folder !== undefined ? labelledFolder(o.folder, scoring) : datasetManifest(o.manifest!, scoring);
+}
+
+/** A challenger's scores in the shadow log, labelled by the decision log. */
+async function shadowSource(o: SourceOptions, challenger: string, config: RevmodConfig): Promise<EvalInput> {
+  if (!/^[^@\s]+@[^@\s]+$/.test(challenger)) throw new UsageError(`--shadow must be a challenger as name@version (revmod eval shadow lists them), received ${JSON.stringify(challenger)}`);
+  if (config.review.logBucket === undefined) throw new UsageError('--shadow needs REVMOD_DECISION_LOG_BUCKET (the decision log bucket: people\'s decisions are the truth), received nothing');
+  const logBucket = config.review.logBucket;
+  const sinceMs = parseSince(o.since);
+  const records = await readShadowRecords(config, sinceMs, o.until !== undefined ? parseSince(o.until, '--until') : undefined);
+  const decisions = await readDecisions({ ...config, review: { ...config.review, logBucket } }, sinceMs);
+  return shadowItems(records, decisions, {
+    challenger, sampleRate: o.sampleRate ?? config.review.sampleRate, shadowReviewRate: o.shadowReviewRate ?? config.shadow.reviewRate, taxonomy: loadTaxonomy(config.review.taxonomyFile),
+  });
 }
 
 /** The review threshold to report at: --threshold, else the model card's, else the policy default. */

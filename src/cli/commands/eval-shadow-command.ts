@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createRedisConnection, type ReviewDecision } from '@revmod/client';
-import { loadConfig } from '../../config';
+import { loadConfig, type RevmodConfig } from '../../config';
 import { formatShadowReport, shadowReport, truthByJob } from '../../eval/shadow-eval';
 import { DecisionLog } from '../../review/decision-log';
 import { loadTaxonomy } from '../../review/taxonomy';
@@ -18,6 +18,31 @@ interface ShadowEvalOptions {
   readonly json?: boolean;
 }
 
+/** The shadow log's records in [sinceMs, untilMs). */
+export async function readShadowRecords(config: RevmodConfig, sinceMs: number, untilMs: number | undefined): Promise<ShadowRecord[]> {
+  const redis = createRedisConnection(config, 'producer');
+  redis.on('error', () => undefined);
+  const records: ShadowRecord[] = [];
+  try {
+    for await (const r of new ShadowLog(redis, config.redis.prefix, config.shadow.logMaxEntries).read(sinceMs, untilMs)) records.push(r);
+  } finally {
+    redis.disconnect();
+  }
+  return records;
+}
+
+/** Every decision logged since `sinceMs` (REVMOD_DECISION_LOG_BUCKET must be set). */
+export async function readDecisions(config: RevmodConfig & { review: { logBucket: string } }, sinceMs: number): Promise<ReviewDecision[]> {
+  const s3 = createS3Client(config.s3);
+  const decisions: ReviewDecision[] = [];
+  try {
+    for await (const obj of new DecisionLog({ s3, bucket: config.review.logBucket, prefix: config.review.logPrefix }).objects(sinceMs)) decisions.push(...obj.decisions);
+  } finally {
+    s3.destroy();
+  }
+  return decisions;
+}
+
 /** `revmod eval shadow`: the shadow log (Redis) against the decision log (S3), per model pair. */
 export function registerShadowEval(evalCmd: Command, ctx: CliContext, run: Runner): void {
   evalCmd.command('shadow')
@@ -32,28 +57,11 @@ export function registerShadowEval(evalCmd: Command, ctx: CliContext, run: Runne
       const sinceMs = parseSince(opts.since);
       const untilMs = opts.until !== undefined ? parseSince(opts.until, '--until') : undefined;
       if (untilMs !== undefined && untilMs <= sinceMs) throw new UsageError(`--until must be after --since, received ${opts.until} (since ${opts.since})`);
-      const redis = createRedisConnection(config, 'producer');
-      redis.on('error', () => undefined);
-      const records: ShadowRecord[] = [];
-      try {
-        for await (const r of new ShadowLog(redis, config.redis.prefix, config.shadow.logMaxEntries).read(sinceMs, untilMs)) {
-          if (opts.challenger === undefined || r.challenger.model === opts.challenger) records.push(r);
-        }
-      } finally {
-        redis.disconnect();
-      }
-      let truth: ReturnType<typeof truthByJob> | undefined;
-      if (opts.decisions && config.review.logBucket !== undefined) {
-        const s3 = createS3Client(config.s3);
-        try {
-          const decisions: ReviewDecision[] = [];
-          const log = new DecisionLog({ s3, bucket: config.review.logBucket, prefix: config.review.logPrefix });
-          for await (const obj of log.objects(sinceMs)) decisions.push(...obj.decisions);
-          truth = truthByJob(decisions, loadTaxonomy(config.review.taxonomyFile));
-        } finally {
-          s3.destroy();
-        }
-      }
+      const records = (await readShadowRecords(config, sinceMs, untilMs)).filter((r) => opts.challenger === undefined || r.challenger.model === opts.challenger);
+      const logBucket = config.review.logBucket;
+      const truth = opts.decisions && logBucket !== undefined
+        ? truthByJob(await readDecisions({ ...config, review: { ...config.review, logBucket } }, sinceMs), loadTaxonomy(config.review.taxonomyFile))
+        : undefined;
       const report = shadowReport(records, truth);
       ctx.out(opts.json ? JSON.stringify(report) : formatShadowReport(report));
       return EXIT.ok;
