@@ -41,3 +41,12 @@ export async function startTestWorker(config: RevmodConfig, observer?: PipelineO
   await worker.start();
   return worker;
 }
+
+/** Polls `ok` every 50 ms until it holds; throws after `timeoutMs` naming `what`. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

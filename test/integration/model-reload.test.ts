@@ -19,7 +19,7 @@ import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
 import { deletePrefix, testConfig, TEST_REDIS_URL, uniquePrefix } from '../helpers/test-config';
-import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
+import { startTestWorker, until, VerdictCollector } from '../helpers/worker-harness';
 
 const PHOTOS = 'reload-photos';
 /** Uploaded; the load submits them as fast as the workers keep up, until it is stopped. */
@@ -27,13 +27,6 @@ const IMAGES = 300;
 
 const quiet: Omit<CliContext, 'env'> = { out: () => undefined, err: () => undefined, exit: (c) => { throw new Error(`exit(${c})`); } };
 
-async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('hot reload by registry alias, two workers under load', () => {
   let s3: S3Server;

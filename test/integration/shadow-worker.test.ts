@@ -28,7 +28,7 @@ import type { ModerationWorker } from '../../src/worker/moderation-worker';
 import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
 import { deletePrefix, testConfig, TEST_REDIS_URL, uniquePrefix } from '../helpers/test-config';
-import { startTestWorker, VerdictCollector } from '../helpers/worker-harness';
+import { startTestWorker, until, VerdictCollector } from '../helpers/worker-harness';
 
 const PHOTOS = 'shadow-photos';
 const LOGS = 'shadow-decisions';
@@ -37,13 +37,6 @@ const IMAGES = 30;
 // A name of its own: the workers' download cache is keyed by name and version.
 const MODEL = `shadow-probe-${randomBytes(3).toString('hex')}`;
 
-async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('shadow scoring with the challenger alias', () => {
   let s3: S3Server;
