@@ -26,6 +26,8 @@ export interface ShadowStatus {
   readonly share: number;
   readonly compared: number;
   readonly disagreed: number;
+  /** Images waiting for or in a challenger run. */
+  readonly pending: number;
   /** The last challenger that could not be loaded, and why (the champion is unaffected). */
   readonly lastError: { readonly at: string; readonly version: string | undefined; readonly message: string } | undefined;
 }
@@ -82,7 +84,7 @@ export class ShadowLane {
   status(): ShadowStatus {
     return {
       state: this.stateValue, alias: this.source ? this.deps.config.shadow.alias : undefined, challenger: this.scorer?.name,
-      share: this.budget.share, compared: this.scorer?.compared ?? 0, disagreed: this.scorer?.disagreed ?? 0, lastError: this.lastError,
+      share: this.budget.share, compared: this.scorer?.compared ?? 0, disagreed: this.scorer?.disagreed ?? 0, pending: this.scorer?.pending ?? 0, lastError: this.lastError,
     };
   }
 

@@ -106,6 +106,11 @@ describe('shadow scoring with the challenger alias', () => {
     const redis = new Redis(TEST_REDIS_URL);
     const shadowLog = new ShadowLog(redis, prefix, 1_000);
     const records = async (): Promise<ShadowRecord[]> => { const rs: ShadowRecord[] = []; for await (const r of shadowLog.read()) rs.push(r); return rs; };
+    // Every comparison of the challenger scoring now is done and logged.
+    const settled = async (w: ModerationWorker, challenger: string) => {
+      const s = w.status().shadow!;
+      return s.challenger === challenger && s.pending === 0 && (await records()).filter((r) => r.challenger.model === challenger).length === s.compared;
+    };
     let worker: ModerationWorker | undefined;
     let submitted = 0;
     // Each round uploads the photos under keys of its own (the same key and version is the same job).
@@ -127,7 +132,7 @@ describe('shadow scoring with the challenger alias', () => {
       expect((await revmod('model', 'alias', 'challenger', '2.0.0', '--registry', 's3://registry/ml')).code).toBe(0);
       await until('challenger 2.0.0 scoring', () => w.status().shadow?.challenger === `${MODEL}@2.0.0`);
       const verdicts2 = (await submitAll('copy')).slice(-IMAGES);
-      await until('the comparisons of the round', async () => (await records()).length >= IMAGES - 2);
+      await until('the comparisons of the round', async () => (await records()).length >= IMAGES - 2 && await settled(w, `${MODEL}@2.0.0`));
       const copyRecords = await records();
       expect(new Set(copyRecords.map((r) => r.build))).toEqual(new Set(['copy']));
       const byJob = new Map(verdicts2.map((v) => [v.jobId, v]));
@@ -199,7 +204,7 @@ describe('shadow scoring with the challenger alias', () => {
       expect((await revmod('model', 'alias', 'challenger', '3.0.0', '--registry', 's3://registry/ml')).code).toBe(0);
       await until('challenger 3.0.0 scoring', () => w.status().shadow?.challenger === `${MODEL}@3.0.0`);
       await submitAll('decode');
-      await until('comparisons with 3.0.0', async () => (await records()).filter((r) => r.challenger.model === `${MODEL}@3.0.0`).length >= IMAGES - 2);
+      await until('comparisons with 3.0.0', async () => (await records()).filter((r) => r.challenger.model === `${MODEL}@3.0.0`).length >= IMAGES - 2 && await settled(w, `${MODEL}@3.0.0`));
       const own = (await records()).filter((r) => r.challenger.model === `${MODEL}@3.0.0`);
       expect(new Set(own.map((r) => r.build))).toEqual(new Set(['decode']));
       // A solid image is the same squashed or cropped: the scores agree to float rounding.
