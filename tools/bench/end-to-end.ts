@@ -5,10 +5,10 @@
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import type { RevmodConfig } from '../../src/config';
-import type { BatchStats } from '../../src/pipeline/pipeline-observer';
+import type { BatchStats, PipelineObserver } from '../../src/pipeline/pipeline-observer';
 import { ModerationClient, type Verdict, consumeVerdicts, type VerdictConsumer } from '@revmod/client';
 import { S3ObjectStore } from '../../src/storage';
-import { ModerationWorker } from '../../src/worker/moderation-worker';
+import { ModerationWorker, type WorkerStatus } from '../../src/worker/moderation-worker';
 import { aliasKey, AliasingStore, cycled, type BenchImage } from './images';
 import { machineBusyMs, mainThreadCpuMs, mean, mib, percentile, pidCpuMs, processCpuMs, RssSampler, ThreadGroup } from './measure';
 import { performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
@@ -56,6 +56,8 @@ export interface HarnessOptions {
   readonly bucket: string;
   /** The S3 server's pid, to count its CPU. */
   readonly s3Pid?: number;
+  /** More hooks for the worker (e.g. its metrics), beside the harness's own batch log. */
+  readonly observer?: PipelineObserver;
 }
 
 interface CpuSnapshot {
@@ -108,7 +110,7 @@ export class Harness {
     this.worker = new ModerationWorker(config, {
       logger,
       store: new AliasingStore(new S3ObjectStore(config.s3)),
-      observer: { onBatch: (b) => this.batchLog.push(b) },
+      observer: { ...this.o.observer, onBatch: (b) => { this.batchLog.push(b); this.o.observer?.onBatch?.(b); } },
     });
     await this.worker.start();
     this.inferenceThreads.markAfter();
@@ -155,6 +157,11 @@ export class Harness {
       wallMs: b.at - a.at, proc: b.proc - a.proc, infer: b.infer - a.infer, s3: b.s3 - a.s3, redis: b.redis - a.redis,
       machine: b.machine - a.machine, main: b.main - a.main, elu: perf.eventLoopUtilization(b.elu, a.elu).utilization,
     };
+  }
+
+  /** The worker's status (model, shadow lane, …). */
+  status(): WorkerStatus {
+    return this.worker.status();
   }
 
   get provider(): string {
