@@ -21,7 +21,7 @@ import { msSince } from '../util/timing';
 import type { WeightedSemaphore } from '../util/weighted-semaphore';
 import type { KnownImages } from '../known/known-images';
 import type { CrashGuard } from './crash-guard';
-import type { ShadowScorer } from '../shadow/shadow-scorer';
+import type { ShadowScorer, ShadowTicket } from '../shadow/shadow-scorer';
 import { maskSignalForLog } from '../detectors/text/mask';
 import type { PipelineObserver } from './pipeline-observer';
 import type { StorageBreaker } from './storage-breaker';
@@ -201,6 +201,16 @@ export class ModerationPipeline {
 
   /** The BullMQ processor. Returns the verdict (also stored as the job's return value). */
   async process(job: Job<ModerationJobData>, token?: string): Promise<Verdict> {
+    const shadow: { ticket?: ShadowTicket } = {};
+    try {
+      return await this.processWith(job, token, shadow);
+    } finally {
+      // A job that ended before its challenger run (an error verdict, a retry) gives its place back.
+      shadow.ticket?.cancel();
+    }
+  }
+
+  private async processWith(job: Job<ModerationJobData>, token: string | undefined, shadow: { ticket?: ShadowTicket }): Promise<Verdict> {
     const startedAt = Date.now();
     const jobId = job.id ?? '';
     const log = this.o.logger.child({ jobId });
@@ -261,8 +271,12 @@ export class ModerationPipeline {
         const reuse = await this.o.known.exact(hashed.sha256, { modelSha256: this.o.model.sha256, policyVersion: this.o.policy.version });
         if (reuse) return await this.reuse(base, reuse, this.contentOf(fetched, hashed.sha256), fetchMs, log);
       }
-      const shadow = this.o.shadow?.();
-      if (shadow?.admit()) shadowScorer = shadow;
+      const challenger = this.o.shadow?.();
+      const ticket = challenger?.admit();
+      if (ticket) {
+        shadow.ticket = ticket;
+        shadowScorer = challenger;
+      }
       try {
         decoded = await this.o.decoder.decode({
           bytes, ...(sha256 !== undefined ? { sha256 } : {}), preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
@@ -311,7 +325,7 @@ export class ModerationPipeline {
     const signals = [...cheap, ...text.signals];
     const verdict = await this.finish(base, this.judge(base, decoded, signals, frames, version, { ...t, ocrMs: text.ocrMs }), log, decoded.pdq);
     // The challenger scores after the verdict is out: off the decision path.
-    if (shadowScorer && decoded.shadow && verdict.error === undefined) shadowScorer.submit({ verdict, ...decoded.shadow, signals });
+    if (shadow.ticket && decoded.shadow && verdict.error === undefined) shadow.ticket.submit({ verdict, ...decoded.shadow, signals });
     return verdict;
   }
 

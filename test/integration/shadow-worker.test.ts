@@ -132,8 +132,16 @@ describe('shadow scoring with the challenger alias', () => {
       expect((await revmod('model', 'alias', 'challenger', '2.0.0', '--registry', 's3://registry/ml')).code).toBe(0);
       await until('challenger 2.0.0 scoring', () => w.status().shadow?.challenger === `${MODEL}@2.0.0`);
       const verdicts2 = (await submitAll('copy')).slice(-IMAGES);
-      await until('the comparisons of the round', async () => (await records()).length >= IMAGES - 2 && await settled(w, `${MODEL}@2.0.0`));
-      const copyRecords = await records();
+      const series = (text: string, outcome: string) => Number(new RegExp(`revmod_shadow_images_total\\{champion="${MODEL}@1.0.0",challenger="${MODEL}@2.0.0",outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      const counted = (text: string) => series(text, 'agree') + series(text, 'label_differs') + series(text, 'decision_differs');
+      // Settled: every comparison made is logged and counted.
+      let copyRecords: ShadowRecord[] = [];
+      let text = '';
+      await until('the comparisons of the round', async () => {
+        text = await metrics.registry.metrics();
+        copyRecords = await records();
+        return copyRecords.length >= IMAGES - 2 && await settled(w, `${MODEL}@2.0.0`) && counted(text) === copyRecords.length;
+      });
       expect(new Set(copyRecords.map((r) => r.build))).toEqual(new Set(['copy']));
       const byJob = new Map(verdicts2.map((v) => [v.jobId, v]));
       let disagreements = 0;
@@ -158,10 +166,8 @@ describe('shadow scoring with the challenger alias', () => {
       // The verdicts are the champion's alone.
       expect(collector.verdicts.every((v) => v.model.version === '1.0.0' && v.error === undefined)).toBe(true);
 
-      const text = await metrics.registry.metrics();
-      const series = (outcome: string) => Number(new RegExp(`revmod_shadow_images_total\\{champion="${MODEL}@1.0.0",challenger="${MODEL}@2.0.0",outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-      expect(series('decision_differs')).toBe(disagreements);
-      expect(series('agree') + series('label_differs')).toBe(copyRecords.length - disagreements);
+      expect(series(text, 'decision_differs')).toBe(disagreements);
+      expect(series(text, 'agree') + series(text, 'label_differs')).toBe(copyRecords.length - disagreements);
       expect(text).toMatch(new RegExp(`revmod_shadow_seconds_total\\{challenger="${MODEL}@2.0.0",stage="infer"\\} [0-9.e-]+`));
 
       // People settle two disagreements and one agreement; eval shadow says who was right.

@@ -1,5 +1,6 @@
+import pino from 'pino';
 import sharp from 'sharp';
-import { RevmodError } from '@revmod/client';
+import { RevmodError, type Verdict } from '@revmod/client';
 import { loadConfig } from '../../src/config';
 import { shadowReport, truthByJob } from '../../src/eval/shadow-eval';
 import { shadowItems } from '../../src/eval/eval-sources';
@@ -7,7 +8,10 @@ import { decode, type DecodeSuccess } from '../../src/pool/decode-task';
 import { DEFAULT_PREPROCESS_OPTIONS } from '../../src/preprocess';
 import { DEFAULT_TAXONOMY } from '../../src/review/taxonomy';
 import { ShadowBudget } from '../../src/shadow/shadow-budget';
-import type { ShadowRecord } from '../../src/shadow/shadow-log';
+import type { ShadowLog, ShadowRecord } from '../../src/shadow/shadow-log';
+import { ShadowScorer } from '../../src/shadow/shadow-scorer';
+import { compilePolicy, DEFAULT_RULES } from '../../src/policy';
+import { generatedModelCard } from '../../tools/model-gen/ensure-model';
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406] as const, std: [0.229, 0.224, 0.225] as const, scale: 1 / 255 };
 
@@ -135,5 +139,76 @@ describe('shadowItems: a challenger calibrated from the shadow log and people\'s
     expect(input.models).toEqual({ 'm@2': 3 });
     // Another challenger's records are not this one's.
     expect(shadowItems(records, decisions as never, { challenger: 'm@3', sampleRate: 0.1, shadowReviewRate: 0.5, taxonomy: DEFAULT_TAXONOMY }).items).toEqual([]);
+  });
+});
+
+describe('ShadowScorer: places are reserved at admission, so a burst cannot overrun the share', () => {
+  const card = generatedModelCard('probe');
+  const policy = compilePolicy('default', DEFAULT_RULES, card.thresholds, ['violate'], []);
+  const make = (share: number, now: () => number, inferMs = 40) => {
+    const runs: number[] = [];
+    const budget = new ShadowBudget({ share, maxCreditMs: 1_000, nowMs: now });
+    const scorer = new ShadowScorer({
+      engine: { maxInFlight: 1, provider: 'cpu', run: async (t) => { runs.push(t.length); return { logits: new Float32Array(t.length * 2), inferMs }; }, close: async () => undefined },
+      model: { name: 'c', version: '2', sha256: 'x' }, card, policy, decode: DEFAULT_PREPROCESS_OPTIONS, budget,
+      log: { append: async () => undefined } as unknown as ShadowLog, batchSize: 8, maxWaitMs: 1, reviewRate: 0,
+      sendToReview: async () => undefined, logger: pino({ level: 'silent' }),
+    });
+    return { scorer, budget, runs };
+  };
+
+  it('admits only what the credit covers when 64 jobs start at once, and gives cancelled places back', () => {
+    let now = 0;
+    const { scorer, budget } = make(0.1, () => now);
+    // 10 ms of starting credit, 50 ms estimated per image: one place, then none until credit returns.
+    const tickets = Array.from({ length: 64 }, () => scorer.admit());
+    expect(tickets.filter(Boolean)).toHaveLength(1);
+    expect(scorer.pending).toBe(1);
+    tickets[0]!.cancel();
+    tickets[0]!.cancel(); // idempotent
+    expect(scorer.pending).toBe(0);
+    expect(budget.totalChargedMs).toBeCloseTo(0, 9);
+    now += 1_000; // 10 + 100 ms of credit: a place while it is positive (110, 60, 10), 3 of 64
+    expect(Array.from({ length: 64 }, () => scorer.admit()).filter(Boolean)).toHaveLength(3);
+  });
+
+  it('settles each reservation against the real cost and learns the estimate', async () => {
+    const now = 0;
+    const { scorer, budget, runs } = make(1, () => now, 8);
+    const verdict = { id: 'j', jobId: 'j', bucket: 'b', key: 'k', decision: 'pass', label: 'normal', violate: 0.1, groups: { normal: 0.9, violate: 0.1 }, reasons: [], meta: {}, model: { name: 'm', version: '1' } } as unknown as Verdict;
+    const ticket = scorer.admit()!;
+    ticket.submit({ verdict, tensors: [new Float32Array(3 * 224 * 224)], build: 'copy', buildMs: 2, signals: [] });
+    while (scorer.pending > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(runs).toEqual([1]);
+    // Charged: build 2 ms + the whole 8 ms batch (one image), not the 50 ms reserved.
+    expect(budget.totalChargedMs).toBeCloseTo(10, 6);
+    expect(scorer.compared).toBe(1);
+    await scorer.close();
+  });
+});
+
+describe('ShadowTicket: a job that submits and then ends does not give its place back early', () => {
+  it('keeps the image pending and charged until its run settles', async () => {
+    const card = generatedModelCard('probe');
+    const policy = compilePolicy('default', DEFAULT_RULES, card.thresholds, ['violate'], []);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    const budget = new ShadowBudget({ share: 1, maxCreditMs: 1_000, nowMs: () => 0 });
+    const scorer = new ShadowScorer({
+      engine: { maxInFlight: 1, provider: 'cpu', run: async (t) => { await gate; return { logits: new Float32Array(t.length * 2), inferMs: 30 }; }, close: async () => undefined },
+      model: { name: 'c', version: '2', sha256: 'x' }, card, policy, decode: DEFAULT_PREPROCESS_OPTIONS, budget,
+      log: { append: async () => undefined } as unknown as ShadowLog, batchSize: 8, maxWaitMs: 1, reviewRate: 0,
+      sendToReview: async () => undefined, logger: pino({ level: 'silent' }),
+    });
+    const verdict = { id: 'j', jobId: 'j', bucket: 'b', key: 'k', decision: 'pass', label: 'normal', violate: 0.1, groups: { normal: 0.9, violate: 0.1 }, reasons: [], meta: {}, model: { name: 'm', version: '1' } } as unknown as Verdict;
+    const ticket = scorer.admit()!;
+    ticket.submit({ verdict, tensors: [new Float32Array(3 * 224 * 224)], build: 'copy', buildMs: 1, signals: [] });
+    ticket.cancel(); // the job's finally: a no-op once submitted
+    expect(scorer.pending).toBe(1);
+    expect(budget.totalChargedMs).toBe(50); // the reservation stands
+    release();
+    while (scorer.pending > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(budget.totalChargedMs).toBeCloseTo(31, 6);
+    await scorer.close();
   });
 });
