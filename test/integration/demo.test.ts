@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { runDemo } from '../../tools/demo/run-demo';
+import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 
 describe('the demo', () => {
   it('judges every sample once; the detector samples are caught by blur, QR and OCR', async () => {
@@ -27,5 +28,21 @@ describe('the demo', () => {
     const contactLine = lines.find((l) => l.includes('coffee_contact_wechat.jpg'))!;
     expect(contactLine).toMatch(/contact_info: wechat sh\*+/);
     expect(contactLine).not.toContain('shop_8888a');
+  }, 180_000);
+
+  it('with --challenger, serves the champion by registry alias, shadows the challenger and prints the comparison', async () => {
+    const lines: string[] = [];
+    const { verdicts } = await runDemo({
+      imagesDir: resolve(__dirname, '../../samples'), copies: 1, model: 'probe', challenger: defaultModelPath('resnet18'),
+      logger: pino({ level: 'silent' }), print: (l) => lines.push(l),
+    });
+    expect(verdicts).toHaveLength(8);
+    // Verdicts are the champion's (the probe) alone.
+    expect(new Set(verdicts.map((v) => v.model.name))).toEqual(new Set(['revmod-probe']));
+    const text = lines.join('\n');
+    expect(text).toContain('registry s3://revmod-demo-registry/models/demo: challenger = revmod-resnet18-seed0-0.0.0-seed0');
+    // The six scored photos (the two broken ones have no scores to compare), same preprocessing: copies.
+    expect(text).toMatch(/revmod-resnet18-seed0@revmod-resnet18-seed0-0\.0\.0-seed0 in shadow of revmod-probe@revmod-probe-1\.0\.0: 6 images/);
+    expect(text).toMatch(/tensors: copy 6/);
   }, 180_000);
 });

@@ -23,9 +23,11 @@ export const devCommands: CliExtension = (program: Command, ctx: CliContext, run
     .option('--review', 'then open the review console on the review items until Ctrl-C, and write a dataset of the decisions')
     .option('--review-port <port>', 'review console port', nonNegativeInt, 3001)
     .option('--dataset <dir>', 'where --review writes the dataset', 'demo-dataset')
-    .action(run(async (opts: { images: string; copies: number; model: DemoModel; review?: boolean; reviewPort: number; dataset: string }) => {
+    .option('--challenger <model.onnx>', 'also score the photos in shadow with this model (its card beside it), served by registry alias beside the champion, and print how the two compare')
+    .action(run(async (opts: { images: string; copies: number; model: DemoModel; review?: boolean; reviewPort: number; dataset: string; challenger?: string }) => {
       await runDemo({
         imagesDir: resolve(opts.images), copies: opts.copies, model: opts.model,
+        ...(opts.challenger !== undefined ? { challenger: resolve(opts.challenger) } : {}),
         logger: createLogger(ctx.env.LOG_LEVEL ?? 'warn'), print: ctx.out,
         ...(opts.review ? { review: { port: opts.reviewPort, exportDir: opts.dataset } } : {}),
       });

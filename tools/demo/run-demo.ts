@@ -6,7 +6,11 @@ import { clientConfigOf, loadConfig, type RevmodConfig } from '../../src/config'
 import { ensureModel, type ModelKind } from '../model-gen/ensure-model';
 import { ensureNsfwModel } from '../../src/model-import/ensure-nsfw-model';
 import { DEFAULT_NSFWJS_VARIANT } from '../../src/model-import/nsfwjs';
-import { ModerationClient, type Verdict, consumeVerdicts } from '@revmod/client';
+import { ModerationClient, type Verdict, consumeVerdicts, createRedisConnection } from '@revmod/client';
+import { formatShadowReport, shadowReport } from '../../src/eval/shadow-eval';
+import { cardPathFor } from '../../src/model/model-card';
+import { ModelRegistry } from '../../src/model/model-registry';
+import { ShadowLog, type ShadowRecord } from '../../src/shadow/shadow-log';
 import { ModerationWorker } from '../../src/worker/moderation-worker';
 import { gpuDeviceNodes } from '../../src/model/execution-providers';
 import { maskSignalForLog } from '../../src/detectors/text/mask';
@@ -27,6 +31,11 @@ export interface DemoOptions {
   readonly print: (line: string) => void;
   /** Then serve the review console over the review items until Ctrl-C (port, dataset folder). */
   readonly review?: { readonly port: number; readonly exportDir: string };
+  /**
+   * A model (.onnx, card beside it) to score in shadow: both go into a registry on the local S3,
+   * the worker serves `@champion` and shadows `@challenger`, and the comparison is printed.
+   */
+  readonly challenger?: string;
 }
 
 export type DemoModel = 'nsfwjs' | ModelKind;
@@ -58,6 +67,46 @@ function row(v: Verdict): string {
  * the sample photos, the generated model, one worker; submits every photo through the producer SDK,
  * prints each verdict as it arrives, then shuts everything down.
  */
+const REGISTRY_BUCKET = 'revmod-demo-registry';
+
+/** Pushes the champion and the challenger into a registry on the local S3; returns the champion's reference. */
+async function demoRegistry(s3: S3Server, championPath: string, challengerPath: string, print: (line: string) => void): Promise<string> {
+  await s3.createBucket(REGISTRY_BUCKET);
+  const registry = new ModelRegistry(s3.client, { bucket: REGISTRY_BUCKET, prefix: '' });
+  const push = async (path: string, alias: string) => {
+    const card = JSON.parse(await readFile(cardPathFor(path), 'utf8')) as Record<string, unknown>;
+    // Versions of one registry model: named after each card, so that two cards at 1.0.0 do not collide.
+    const version = `${String(card.name)}-${String(card.version)}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
+    await registry.push(path, card, 'demo', version);
+    await registry.setAlias('demo', alias, version);
+    print(`registry s3://${REGISTRY_BUCKET}/models/demo: ${alias} = ${version}`);
+  };
+  await push(championPath, 'champion');
+  await push(challengerPath, 'challenger');
+  return `s3://${REGISTRY_BUCKET}/models/demo@champion`;
+}
+
+/** Waits for the challenger's last comparisons, then prints them as `revmod eval shadow` does. */
+async function printShadow(worker: ModerationWorker, config: RevmodConfig, print: (line: string) => void): Promise<void> {
+  const redis = createRedisConnection(config, 'producer');
+  try {
+    const log = new ShadowLog(redis, config.redis.prefix, config.shadow.logMaxEntries);
+    let records: ShadowRecord[] = [];
+    // Done when nothing waits for the challenger and every comparison it made is in the log.
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      records = [];
+      for await (const r of log.read()) records.push(r);
+      const s = worker.status().shadow;
+      if (!s || (s.pending === 0 && records.length >= s.compared)) break;
+    }
+    const status = worker.status().shadow;
+    if (status?.state !== 'scoring') print(`shadow scoring did not run: ${status?.state ?? 'off'}${status?.lastError ? ` (${status.lastError.message})` : ''}`);
+    print(formatShadowReport(shadowReport(records)));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict[]; imagesPerSecond: number }> {
   const { print, logger } = options;
   const base = loadConfig();
@@ -75,12 +124,15 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
   // small batches, no run deadline, time to load.
   const softwareVulkan = base.model.executionProvider === 'webgpu' && gpuDeviceNodes().length === 0;
   if (softwareVulkan) print('webgpu without a GPU device node: Dawn runs on a software Vulkan device (slow by design: seconds per image, minutes to compile shaders); batches of 4');
+  const prefix = `revmod-demo-${process.pid}`;
+  const served = options.challenger !== undefined ? await demoRegistry(s3, modelPath, options.challenger, print) : modelPath;
   const config: RevmodConfig = loadConfig({
-    redis: { prefix: `revmod-demo-${process.pid}` },
+    redis: { prefix },
     s3: s3.s3Config,
+    ...(options.challenger !== undefined ? { shadow: { share: 1, reviewRate: options.review ? 1 : 0 } } : {}),
     // The generated models are untrained; a model given through REVMOD_MODEL_PATH is checked as usual.
     model: {
-      path: modelPath, allowUntrained: (process.env.REVMOD_MODEL_PATH === undefined && options.model !== 'nsfwjs') || base.model.allowUntrained,
+      path: served, allowUntrained: (process.env.REVMOD_MODEL_PATH === undefined && options.model !== 'nsfwjs') || base.model.allowUntrained,
       ...(softwareVulkan ? { inferenceTimeoutMs: 0, loadTimeoutMs: 900_000 } : {}),
     },
     ...(softwareVulkan ? { batch: { size: 4 } } : {}),
@@ -119,6 +171,13 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
     await worker.start();
     const { model, executionProvider } = worker.status();
     print(`worker ready: model ${model!.name}@${model!.version} (${model!.trained ? 'trained' : 'UNTRAINED demo weights'}) on ${executionProvider}, batches of ≤ ${config.batch.size}`);
+    if (options.challenger !== undefined) {
+      // The challenger loads in the background (the champion never waits for it); the demo does, so that every photo is shadowed.
+      const w = worker;
+      for (const deadline = Date.now() + 120_000; Date.now() < deadline && !['scoring', 'failed'].includes(w.status().shadow?.state ?? ''); ) await new Promise((r) => setTimeout(r, 50));
+      const shadow = w.status().shadow;
+      print(shadow?.state === 'scoring' ? `shadow scoring with ${shadow.challenger} (at most ${Math.round(shadow.share * 100)} % of the time)` : `no shadow scoring: ${shadow?.state ?? 'off'}${shadow?.lastError ? ` (${shadow.lastError.message})` : ''}`);
+    }
 
     const verdicts: Verdict[] = [];
     let done!: () => void;
@@ -139,6 +198,7 @@ export async function runDemo(options: DemoOptions): Promise<{ verdicts: Verdict
     const seconds = (performance.now() - t0) / 1000;
     const counts = verdicts.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v.decision]: (acc[v.decision] ?? 0) + 1 }), {});
     print(`${verdicts.length} verdicts in ${seconds.toFixed(2)} s (${(verdicts.length / seconds).toFixed(1)} images/s): ${JSON.stringify(counts)}; review-queue items: ${options.review ? verdicts.length : verdicts.length - (counts.pass ?? 0)}`);
+    if (options.challenger !== undefined) await printShadow(worker, config, print);
     if (options.review) await runReviewDemo({ config, s3, bucket: BUCKET, port: options.review.port, exportDir: options.review.exportDir, logger, print });
     return { verdicts, imagesPerSecond: verdicts.length / seconds };
   } finally {
