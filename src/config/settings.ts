@@ -50,6 +50,7 @@ export const SERVER_SETTINGS = defineSettings({
     share: { env: 'REVMOD_SHADOW_SHARE', kind: 'number', default: 0.2, min: 0, max: 1, doc: 'Most of the wall-clock time the challenger may take (its tensor building plus inference, over time); images beyond it are not shadowed. 0 turns shadow scoring off.' },
     reviewRate: { env: 'REVMOD_SHADOW_REVIEW_RATE', kind: 'number', default: 0, min: 0, max: 1, doc: 'Share of disagreements where the champion passed and the challenger would not that are also sent to review (as blind samples), for people to settle.' },
     intraOpThreads: { env: 'REVMOD_SHADOW_INTRA_OP_THREADS', kind: 'int', default: 1, min: 0, doc: 'onnxruntime intra-op threads of the challenger; 0 = all cores (on CPU it competes with the champion).' },
+    jobTtlSeconds: { env: 'REVMOD_SHADOW_JOB_TTL_S', kind: 'int', default: 604_800, min: 60, doc: 'Each comparison is also kept by job id this long, so that the console can count which model was right when a person decides the image (revmod_shadow_decided_total).' },
     logMaxEntries: { env: 'REVMOD_SHADOW_LOG_MAX_ENTRIES', kind: 'int', default: 100_000, min: 100, doc: 'Shadow comparisons kept in Redis for `revmod eval shadow` (the stream is trimmed to about this length).' },
   },
   detectors: {

@@ -23,6 +23,7 @@ import { consoleScript } from './ui/console-assets';
 import { renderConsolePage, renderLoginPage } from './ui/console-page';
 import { CONSOLE_CSS } from './ui/console-styles';
 import { verdictForReviewer } from './verdict-view';
+import { ShadowLog } from '../shadow/shadow-log';
 
 /** Options of {@link createConsoleApp}. */
 export interface ConsoleAppOptions {
@@ -102,6 +103,7 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
   const decisions = new DecisionService({
     store, log, queue, taxonomy, retainDecisionsSeconds: config.retention.decisionsSeconds,
     keepOcrText: config.review.logOcrText, metrics, logger,
+    shadow: new ShadowLog(redis, config.redis.prefix, config.shadow.logMaxEntries, config.shadow.jobTtlSeconds),
     ...(config.known.enabled ? {
       known: verdictCacheOf(redis, config),
     } : {}),

@@ -11,6 +11,7 @@ import type { ReviewMetrics } from './review-metrics';
 import type { DecisionSummary, ReviewItem, ReviewStore } from './review-store';
 import type { Reason } from './taxonomy';
 import { modelLean, verdictForLog } from './verdict-view';
+import type { ShadowLog } from '../shadow/shadow-log';
 
 /** What a reviewer submits. */
 export interface DecisionInput {
@@ -34,6 +35,8 @@ export interface DecisionServiceOptions {
   readonly metrics?: ReviewMetrics;
   /** Known images: each final decision is recorded by the image's sha256, so re-uploads get it without a second look. */
   readonly known?: VerdictCache;
+  /** The shadow comparisons by job: a decided image a challenger scored is counted in the metrics. */
+  readonly shadow?: Pick<ShadowLog, 'get'>;
   readonly logger: Logger;
 }
 
@@ -155,6 +158,11 @@ export class DecisionService {
     const state: DecisionState = { jobId: id, status: 'final', outcome: decision.outcome, source: 'reviewer', round: decision.round, decision: summary, updatedAt: decision.decidedAt };
     await this.o.store.commitDecision(identity.id, token, decision, state);
     this.o.metrics?.onDecision(decision);
+    if (this.o.shadow && this.o.metrics) {
+      const metrics = this.o.metrics;
+      // Best effort, off the reviewer's path: a miss only loses one count.
+      void this.o.shadow.get(decision.jobId).then((r) => { if (r) metrics.onShadowDecided(r, decision); }, () => undefined);
+    }
     await this.remember(begin.item, decision);
     // Durable and recorded: the reviewer need not wait for the queue; a failed publish stays in the outbox.
     void this.publish(decision).catch((err) => this.o.logger.warn({ err, decisionId: decision.id }, 'decision recorded; publishing it is left to the outbox'));

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReviewDecision } from '@revmod/client';
 import { BACKLOG_AGE_BUCKETS_S, type ItemKind, type ReviewStore } from './review-store';
+import type { ShadowRecord } from '../shadow/shadow-log';
 
 /** Options of {@link createReviewMetrics}. */
 export interface ReviewMetricsOptions {
@@ -17,6 +18,8 @@ export interface ReviewMetrics {
   readonly registry: Registry;
   onIngest(kind: ItemKind): void;
   onDecision(decision: ReviewDecision): void;
+  /** A decided image that a challenger scored in shadow: which of the two models the person agreed with. */
+  onShadowDecided(record: ShadowRecord, decision: ReviewDecision): void;
   onAppeal(result: string): void;
   onLogFailure(): void;
 }
@@ -141,6 +144,10 @@ export function createReviewMetrics(o: ReviewMetricsOptions): ReviewMetrics {
       /* metrics are best effort */
     }
   };
+  const shadowDecided = new Counter({
+    name: `${p}shadow_decided_total`, registers, labelNames: ['champion', 'challenger', 'champion_right', 'challenger_right'] as const,
+    help: 'Images a person decided that a challenger had scored in shadow, by whether each model\'s decision (pass, or review/block) matched the person\'s: accuracy where reviewers decided.',
+  });
   return {
     registry,
     onIngest: safe((kind: ItemKind) => ingested.inc({ kind })),
@@ -155,6 +162,11 @@ export function createReviewMetrics(o: ReviewMetricsOptions): ReviewMetrics {
         if (d.overturned) overturns.inc(labels);
       }
       if (d.kind === 'sample') samples.inc({ outcome: d.outcome });
+    }),
+    onShadowDecided: safe((r: ShadowRecord, d: ReviewDecision) => {
+      const violation = d.outcome !== 'pass';
+      const right = (decision: string) => String((decision !== 'pass') === violation);
+      shadowDecided.inc({ champion: r.champion.model, challenger: r.challenger.model, champion_right: right(r.champion.decision), challenger_right: right(r.challenger.decision) });
     }),
     onAppeal: safe((result: string) => appeals.inc({ result })),
     onLogFailure: safe(() => logFailures.inc()),

@@ -41,16 +41,29 @@ export function shadowLogKey(prefix: string): string {
  */
 export class ShadowLog {
   readonly key: string;
+  private readonly jobPrefix: string;
 
-  constructor(private readonly redis: Redis, prefix: string, private readonly maxEntries: number) {
+  /** `jobTtlSeconds`: how long each record is also kept by job id (see `get`). */
+  constructor(private readonly redis: Redis, prefix: string, private readonly maxEntries: number, private readonly jobTtlSeconds = 604_800) {
     this.key = shadowLogKey(prefix);
+    this.jobPrefix = `${prefix}:shadow:job:`;
   }
 
   async append(records: readonly ShadowRecord[]): Promise<void> {
     if (records.length === 0) return;
     const multi = this.redis.multi();
-    for (const r of records) multi.xadd(this.key, 'MAXLEN', '~', this.maxEntries, '*', 'r', JSON.stringify(r));
+    for (const r of records) {
+      const text = JSON.stringify(r);
+      multi.xadd(this.key, 'MAXLEN', '~', this.maxEntries, '*', 'r', text);
+      multi.set(`${this.jobPrefix}${r.jobId}`, text, 'EX', this.jobTtlSeconds);
+    }
     await multi.exec();
+  }
+
+  /** The last comparison of a job, while kept (for the console, when a person decides it). */
+  async get(jobId: string): Promise<ShadowRecord | undefined> {
+    const text = await this.redis.get(`${this.jobPrefix}${jobId}`);
+    return text === null ? undefined : (JSON.parse(text) as ShadowRecord);
   }
 
   /** The records appended in [sinceMs, untilMs), oldest first. */

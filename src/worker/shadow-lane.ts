@@ -73,7 +73,7 @@ export class ShadowLane {
     this.source = on ? new ModelSource(formatReference({ ...champion.reference!, ref: shadow.alias }), deps.s3) : undefined;
     this.stateValue = on ? 'unset' : 'off';
     this.budget = new ShadowBudget({ share: shadow.share });
-    this.log = new ShadowLog(deps.redis, deps.config.redis.prefix, shadow.logMaxEntries);
+    this.log = new ShadowLog(deps.redis, deps.config.redis.prefix, shadow.logMaxEntries, shadow.jobTtlSeconds);
   }
 
   /** The challenger scoring now, if any. */

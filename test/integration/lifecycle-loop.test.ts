@@ -28,6 +28,7 @@ import { reviewByKeyboard } from '../../tools/demo/keyboard-reviewer';
 import { S3Server } from '../../tools/dev/s3-server';
 import { writeToyDataset, type ToyImage } from '../../tools/model-train/toy-dataset';
 import { CHROMIUM } from '../helpers/browser';
+import { parsePromText, total } from '../helpers/prom-text';
 import { deletePrefix, testConfig, TEST_REDIS_URL, uniquePrefix } from '../helpers/test-config';
 import { startTestWorker, until, VerdictCollector } from '../helpers/worker-harness';
 
@@ -148,6 +149,11 @@ describeLoop('the model lifecycle loop, end to end', () => {
       expect(pair.champion).toBe('nsfwjs-mobilenet-v2-mid@nsfw-4.4.0');
       expect(pair.reviewed!.all.images).toBe(reviewed.passed + reviewed.rejected);
       expect(pair.reviewed!.all.challengerCorrect).toBeGreaterThan(pair.reviewed!.all.championCorrect + 5);
+      // The console counted the same as it went: accuracy where people decided, as a metric.
+      const decided = async (labels: Record<string, string> = {}) => total(parsePromText(await consoleApp.metrics.registry.metrics()), 'revmod_shadow_decided_total', labels);
+      await until('the console\'s shadow counts', async () => (await decided()) === pair.reviewed!.all.images);
+      expect(await decided({ challenger_right: 'true' })).toBe(pair.reviewed!.all.challengerCorrect);
+      expect(await decided({ champion_right: 'true' })).toBe(pair.reviewed!.all.championCorrect);
 
       // 6. Calibrate the challenger from its shadow scores and those decisions: a new card version.
       const cal = JSON.parse(await revmod('eval', 'calibrate', '--shadow', 'toy-mark@1.0.0', '--since', '1h', '--model', toy,
