@@ -21,6 +21,7 @@ import { hashPassword } from '../../src/identity';
 import { writeUsersFile, UsersDirectory } from '../../src/identity/users-file';
 import { ensureNsfwModel } from '../../src/model-import/ensure-nsfw-model';
 import { listen } from '../../src/ops/listen';
+import { createWorkerMetrics } from '../../src/ops/metrics';
 import { createConsoleApp } from '../../src/review/console-app';
 import { ShadowLog, type ShadowRecord } from '../../src/shadow/shadow-log';
 import type { ModerationWorker } from '../../src/worker/moderation-worker';
@@ -109,6 +110,7 @@ describeLoop('the model lifecycle loop, end to end', () => {
     const log = new ShadowLog(redis, prefix, 10_000);
     const records = async (): Promise<ShadowRecord[]> => { const rs: ShadowRecord[] = []; for await (const r of log.read()) rs.push(r); return rs; };
     let worker: ModerationWorker | undefined;
+    const workerMetrics = createWorkerMetrics({ defaultMetrics: false });
     const consoleApp = createConsoleApp({ config, users: new UsersDirectory(usersFile), logger: pino({ level: 'silent' }), defaultMetrics: false, sweepMs: 300 });
     const server = await listen(createServer(consoleApp.app), 0, '127.0.0.1');
     let submitted = 0;
@@ -127,7 +129,7 @@ describeLoop('the model lifecycle loop, end to end', () => {
     };
     try {
       // 3. The worker serves the champion and shadows the challenger (its own tensors: another preprocessing).
-      worker = await startTestWorker(config);
+      worker = await startTestWorker(config, workerMetrics.observer);
       const w = worker;
       await until('the challenger scoring', () => w.status().shadow?.state === 'scoring', 60_000);
       const day1 = await day('day1');
@@ -188,6 +190,13 @@ describeLoop('the model lifecycle loop, end to end', () => {
       await day('day3');
       expect(collector.verdicts.slice(beforeDay3).every((v: Verdict) => v.model.version === 'nsfw-4.4.0')).toBe(true);
 
+      // Cost and review rate per model version, across the promotion and the rollback.
+      const prom = parsePromText(await workerMetrics.registry.metrics());
+      const byVersion = (version: string, decision?: string) => total(prom, 'revmod_model_images_total', { model_version: version, ...(decision ? { decision } : {}) });
+      expect(byVersion('nsfwjs-mobilenet-v2-mid@nsfw-4.4.0')).toBe(120);
+      expect(byVersion('toy-mark@1.0.1')).toBe(60);
+      expect(byVersion('toy-mark@1.0.1', 'review') + byVersion('toy-mark@1.0.1', 'block')).toBe(day2.filter((v) => v.decision !== 'pass').length);
+      expect(total(prom, 'revmod_model_inference_seconds_total', { model_version: 'toy-mark@1.0.1' })).toBeGreaterThan(0);
       expect(collector.verdicts).toHaveLength(submitted);
       expect(new Set(collector.verdicts.map((v) => v.jobId)).size).toBe(submitted);
       expect(collector.verdicts.filter((v) => v.error !== undefined)).toEqual([]);
