@@ -28,7 +28,7 @@ export const WORKER_METRICS_DEFAULTS = {
 
 /** What the metrics read from a running worker at scrape time (a ModerationWorker satisfies it). */
 export interface WorkerMetricsSource {
-  status(): Pick<WorkerStatus, 'ready' | 'model' | 'executionProvider' | 'inferenceRestarts'> & Partial<Pick<WorkerStatus, 'executionProviderFallbacks'>>;
+  status(): Pick<WorkerStatus, 'ready' | 'model' | 'executionProvider' | 'inferenceRestarts'> & Partial<Pick<WorkerStatus, 'executionProviderFallbacks' | 'shadow'>>;
 }
 
 export interface WorkerMetrics {
@@ -153,6 +153,15 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
       if (model && provider) {
         this.set({ model_name: model.name, model_version: model.version, model_sha256: model.sha256, execution_provider: provider }, 1);
       }
+    },
+  });
+  new Gauge({
+    name: `${p}shadow_state`, registers, labelNames: ['alias', 'challenger', 'state'] as const,
+    help: 'Always 1 while shadow scoring is on: the alias followed, the challenger (name@version, "none" when unset) and what the lane is doing (unset, same-as-champion, loading, scoring, failed).',
+    collect() {
+      this.reset();
+      const shadow = source?.status().shadow;
+      if (shadow && shadow.state !== 'off') this.set({ alias: shadow.alias ?? '', challenger: shadow.challenger ?? 'none', state: shadow.state }, 1);
     },
   });
   new Gauge({

@@ -169,6 +169,8 @@ describe('shadow scoring with the challenger alias', () => {
       expect(series(text, 'decision_differs')).toBe(disagreements);
       expect(series(text, 'agree') + series(text, 'label_differs')).toBe(copyRecords.length - disagreements);
       expect(text).toMatch(new RegExp(`revmod_shadow_seconds_total\\{challenger="${MODEL}@2.0.0",stage="infer"\\} [0-9.e-]+`));
+      metrics.attachWorker(w);
+      expect(await metrics.registry.metrics()).toContain(`revmod_shadow_state{alias="challenger",challenger="${MODEL}@2.0.0",state="scoring"} 1`);
 
       // People settle two disagreements and one agreement; eval shadow says who was right.
       const differing = copyRecords.filter((r) => r.champion.decision !== r.challenger.decision);
