@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { RevmodError } from '@revmod/client';
 import { CHANNELS } from './constants';
-import { decodeCmykAsRgb, decodeCrop, decodeRgbDroppingAlpha, exactDecode, heicDecode, rawRgbCrop } from './decode-paths';
+import { decodeCmykAsRgb, decodeCrop, decodeFrameCrops, decodeRgbDroppingAlpha, exactDecode, heicDecode, rawRgbCrop } from './decode-paths';
 import { mapSharpError } from './map-sharp-error';
 import { orientCrop, planPreprocess, type PreprocessPlan, type Size } from './plan';
 import type { PreprocessOptions } from './preprocess-options';
@@ -153,7 +153,15 @@ export async function decodeImage(bytes: Buffer, options: PreprocessOptions, req
   const n = options.cropSize;
   if (first.crop.length !== n * n * CHANNELS) throw new RevmodError('INTERNAL', `preprocess produced ${first.crop.length} bytes, expected ${n * n * CHANNELS}`);
   const crops = [orientCrop(first.crop, plan.applied, n)];
-  for (const page of frames.slice(1)) crops.push(orientCrop(await decodeCrop(bytes, plan, options, page), plan.applied, n));
+  const rest = frames.slice(1);
+  let together: Buffer[] | undefined;
+  try {
+    together = await decodeFrameCrops(bytes, plan, options, rest, shrinksOnLoad(plan, options));
+  } catch (err) {
+    throw mapSharpError(err, { stage: 'decode', format: plan.format });
+  }
+  if (together) for (const crop of together) crops.push(orientCrop(crop, plan.applied, n));
+  else for (const page of rest) crops.push(orientCrop(await decodeCrop(bytes, plan, options, page), plan.applied, n));
 
   // The decoded pixels views come from; the large-JPEG path makes them by a shrink-on-load decode
   // big enough for the largest view asked for.

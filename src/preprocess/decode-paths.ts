@@ -237,3 +237,44 @@ const PATHS: Readonly<Record<DecodePath, PathDecoder>> = {
   sharp: sharpCrop,
   heic: heicCrop,
 };
+
+/**
+ * The crops of several frames of an animated image from one read of its pages, where that gives
+ * the bytes the frame-by-frame decode gives (`decodeCrop(…, page)`): the exact path, the alpha path
+ * and sharp's path without shrink-on-load, all of which resize full-size pixels. One read matters:
+ * a GIF or WebP frame is composed from every frame before it, so reading each sampled frame on its
+ * own decodes the start of the animation again and again (cost quadratic in the frames sampled).
+ * Returns undefined where it does not apply or the decoded pages would exceed `maxPixels` (then
+ * the caller decodes frame by frame).
+ */
+export async function decodeFrameCrops(bytes: Buffer, plan: PreprocessPlan, options: DecodeOptions, pages: readonly number[], shrinksOnLoad: boolean): Promise<Buffer[] | undefined> {
+  if (pages.length === 0) return [];
+  if (plan.path === 'heic' || plan.path === 'cmyk' || plan.space === 'b-w' || plan.space === 'cmyk') return undefined;
+  if (plan.path === 'sharp' && shrinksOnLoad) return undefined;
+  const first = Math.min(...pages);
+  const last = Math.max(...pages);
+  const { width, height } = plan.stored;
+  const count = last - first + 1;
+  if (count * width * height > options.maxPixels) return undefined;
+  const { data, info } = await sharp(bytes, { ...sharpInputOptions(options, first), pages: count, limitInputPixels: false }).raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== width || info.height !== height * count || info.channels < 3 || info.channels > 4) {
+    throw new RevmodError('INTERNAL', `unexpected raw decode ${info.width}×${info.height}×${info.channels} of ${count} ${width}×${height} frames`);
+  }
+  const channels = info.channels as 3 | 4;
+  const frameBytes = width * height * channels;
+  const resample = plan.path === 'exact' ? planResizeCrop(width, height, plan.resizeTo.width, plan.resizeTo.height, plan.crop) : undefined;
+  const crops: Buffer[] = [];
+  for (const page of pages) {
+    const frame = data.subarray((page - first) * frameBytes, (page - first + 1) * frameBytes);
+    if (resample) {
+      const out = Buffer.allocUnsafe(plan.crop.width * plan.crop.height * CHANNELS);
+      pilBilinearResizeCrop({ data: frame, channels, rect: { left: 0, top: 0, width, height } }, resample, out);
+      // The exact path reads RGB from an RGBA frame itself (pil-resample keeps the first three bands).
+      crops.push(out);
+    } else {
+      // Alpha dropped before the resize, as the alpha path does (and as sharp's path sees a frame without one).
+      crops.push(await rawRgbCrop(frame, { width, height }, plan, options, channels));
+    }
+  }
+  return crops;
+}

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { decodeImage, sampleFrames } from '../../src/preprocess/decode-image-views';
 import { preprocessImage } from '../../src/preprocess/decode-image';
+import { decodeCrop, decodeFrameCrops } from '../../src/preprocess/decode-paths';
+import { planPreprocess } from '../../src/preprocess/plan';
+import { readHeader } from '../../src/preprocess/read-header';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions } from '../../src/preprocess/preprocess-options';
 
 const PARITY_DIR = join(__dirname, '../fixtures/parity');
@@ -74,6 +77,52 @@ describe('decodeImage: one decode for the model crop and the detector views', ()
     expect(sampleFrames(10, 4)).toEqual([0, 3, 6, 9]);
     expect(sampleFrames(3, 8)).toEqual([0, 1, 2]);
     expect(sampleFrames(100, 2)).toEqual([0, 99]);
+  });
+
+  describe('animated images: the sampled frames from one read are the frames read one by one', () => {
+    // Photo crops as frames, so that the resamplers' rounding shows (solid colours would hide it).
+    const photoFrames = async (n: number, w: number, h: number, alpha: boolean) => {
+      const photo = readFileSync(join(__dirname, '../../samples/chelsea_451x300_q85.jpg'));
+      const frames = await Promise.all(Array.from({ length: n }, async (_, f) => {
+        let img = sharp(photo).resize(w, h, { fit: 'cover', position: ['centre', 'north', 'south', 'east', 'west'][f % 5] as string }).modulate({ hue: f * 29 });
+        if (alpha) img = img.ensureAlpha(f % 2 === 0 ? 1 : 0.6);
+        return img.toBuffer();
+      }));
+      return frames;
+    };
+    const cases: Array<[string, string, () => Promise<Buffer>]> = [
+      ['an 8-frame WebP (libwebp gives animations an alpha band: the alpha path)', 'alpha', async () => sharp(await photoFrames(8, 480, 400, false), { join: { animated: true } }).webp({ delay: Array(8).fill(100), loop: 0, quality: 80 }).toBuffer()],
+      ['a 6-frame GIF downscaled under 4× (GIFs decode with alpha: the alpha path)', 'alpha', async () => sharp(await photoFrames(6, 400, 300, false), { join: { animated: true } }).gif({ delay: Array(6).fill(100) }).toBuffer()],
+      ['a 6-frame WebP whose header reports no alpha band (sharp\'s path)', 'sharp', async () => sharp(await photoFrames(6, 400, 300, true), { join: { animated: true } }).webp({ delay: Array(6).fill(100), loop: 0, quality: 80 }).toBuffer()],
+      ['a 7-frame GIF shrunk 4× and more (the exact path)', 'exact', async () => sharp(await photoFrames(7, 1100, 1100, false), { join: { animated: true } }).gif({ delay: Array(7).fill(100) }).toBuffer()],
+      ['a 5-frame GIF upscaled (the exact path)', 'exact', async () => sharp(await photoFrames(5, 160, 120, false), { join: { animated: true } }).gif({ delay: Array(5).fill(100) }).toBuffer()],
+    ];
+    it.each(cases)('%s', async (_name, path, make) => {
+      const bytes = await make();
+      const d = await decodeImage(bytes, DEFAULT_PREPROCESS_OPTIONS, { maxFrames: 8 });
+      expect(d.frames.length).toBeGreaterThanOrEqual(5);
+      const header = await readHeader(bytes, DEFAULT_PREPROCESS_OPTIONS);
+      const plan = planPreprocess(header, DEFAULT_PREPROCESS_OPTIONS);
+      expect(plan.path).toBe(path);
+      // The one-read path applies (it is not the fallback being compared with itself).
+      expect(await decodeFrameCrops(bytes, plan, DEFAULT_PREPROCESS_OPTIONS, d.frames.slice(1), false)).toHaveLength(d.frames.length - 1);
+      for (const [i, page] of d.frames.entries()) {
+        const one = await decodeCrop(bytes, plan, DEFAULT_PREPROCESS_OPTIONS, page);
+        expect(Buffer.compare(d.crops[i]!, one)).toBe(0);
+      }
+      // Frames differ from each other (the test would pass trivially on a still image).
+      expect(Buffer.compare(d.crops[0]!, d.crops[1]!)).not.toBe(0);
+    });
+
+    it('falls back to frame-by-frame reads when the decoded frames would exceed maxPixels', async () => {
+      const bytes = await sharp(await photoFrames(6, 400, 300, false), { join: { animated: true } }).webp({ delay: Array(6).fill(100), loop: 0 }).toBuffer();
+      // Room for one frame at a time (400 × 300), not for five together.
+      const options = { ...DEFAULT_PREPROCESS_OPTIONS, maxPixels: 400 * 300 * 2 };
+      const d = await decodeImage(bytes, options, { maxFrames: 6 });
+      const plan = planPreprocess(await readHeader(bytes, options), options);
+      expect(await decodeFrameCrops(bytes, plan, options, d.frames.slice(1), false)).toBeUndefined();
+      for (const [i, page] of d.frames.entries()) expect(Buffer.compare(d.crops[i]!, await decodeCrop(bytes, plan, options, page))).toBe(0);
+    });
   });
 
   it('judges the sampled frames of an animated GIF, each its own crop', async () => {
