@@ -165,6 +165,17 @@ describe('revmod eval', () => {
     expect(printed.policy.next.estimate.flaggedRate).toBe(0.7);
     expect(ctx.stderr.join('\n')).toMatch(/default score rules flag 0\.7 of these images \(review 0\.5, block 0\.2\), above --target-review-rate 0\.4/);
 
+    // --confidence 0.5 turns the low-confidence rule off for this two-class card: the target holds for the whole policy.
+    const setConfidence = capture();
+    const confident = join(dir, 'probe-confidence');
+    expect(await runCli(['eval', 'calibrate', '--folder', join(dir, 'set'), '--model', probe, '--target-review-rate', '0.4', '--confidence', '0.5',
+      '--version', '1.0.0-cal.conf', '--out', confident, '--replicates', '20'], setConfidence)).toBe(0);
+    const withConfidence = JSON.parse(setConfidence.stdout.at(-1)!);
+    expect(withConfidence.thresholds).toEqual({ violate: card.thresholds.violate, confidence: 0.5 });
+    expect(withConfidence.policy.next.estimate.flaggedRate).toBe(0.4);
+    expect(JSON.parse(readFileSync(join(confident, 'model.card.json'), 'utf8')).thresholds.confidence).toBe(0.5);
+    expect(setConfidence.stderr.join('\n')).not.toMatch(/above --target-review-rate/);
+
     const low = capture();
     const refused = join(dir, 'probe-block-low');
     expect(await runCli(['eval', 'calibrate', '--folder', join(dir, 'set'), '--model', probe, '--target-review-rate', '0.3', '--target-block-precision', '0.5', '--out', refused, '--replicates', '20'], low)).toBe(1);

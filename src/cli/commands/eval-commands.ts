@@ -106,6 +106,7 @@ interface CalibrateCliOptions extends SourceOptions {
   readonly targetPrecision?: number;
   readonly targetBlockPrecision?: number;
   readonly categoryRecall?: number;
+  readonly confidence?: number;
   readonly version?: string;
   readonly out?: string;
   readonly replicates: number;
@@ -121,8 +122,8 @@ async function calibrateCommand(opts: CalibrateCliOptions, ctx: CliContext): Pro
   if (opts.targetReviewRate !== undefined && opts.targetPrecision !== undefined) {
     throw new UsageError('give at most one of --target-review-rate and --target-precision (both set the violate threshold), received both');
   }
-  if ([opts.targetReviewRate, opts.targetPrecision, opts.targetBlockPrecision, opts.categoryRecall].every((x) => x === undefined)) {
-    throw new UsageError('give a target: --target-review-rate or --target-precision (violate), --target-block-precision (block), --category-recall (each category), received none');
+  if ([opts.targetReviewRate, opts.targetPrecision, opts.targetBlockPrecision, opts.categoryRecall, opts.confidence].every((x) => x === undefined)) {
+    throw new UsageError('give a target: --target-review-rate or --target-precision (violate), --target-block-precision (block), --category-recall (each category), or --confidence, received none');
   }
   if (opts.model === undefined) throw new UsageError('calibrate needs --model: the model whose card gets a new version, received nothing');
   const config = loadConfig({}, ctx.env);
@@ -150,6 +151,8 @@ async function calibrateCommand(opts: CalibrateCliOptions, ctx: CliContext): Pro
     ...(cal?.threshold != null ? { violate: cal.threshold } : {}),
     ...(block?.threshold != null ? { block: block.threshold } : {}),
     ...(chosenCategories.length > 0 ? { categories: mergedCategories } : {}),
+    // Set, not chosen: the low-confidence rule overlaps the violate rule on a two-class card.
+    ...(opts.confidence !== undefined ? { confidence: opts.confidence } : {}),
   };
   const next: PolicyThresholds = { ...previous, ...changed };
   const summary = {
@@ -182,7 +185,8 @@ async function calibrateCommand(opts: CalibrateCliOptions, ctx: CliContext): Pro
   if (target?.kind === 'review-rate' && flagged > target.value) {
     // The target is met by the violate rule alone; the card's other thresholds add to it.
     ctx.err(`revmod: note: with the new card the default score rules flag ${flagged} of these images (review ${policy.next.estimate.reviewRate}, block ${policy.next.estimate.blockRate}), `
-      + `above --target-review-rate ${target.value}: low confidence (confidence ${next.confidence}) and category thresholds flag images below violate`);
+      + `above --target-review-rate ${target.value}: low confidence (confidence ${next.confidence}) and category thresholds flag images below violate; `
+      + `--confidence C sets the confidence threshold of the new card (0.5 turns the low-confidence rule off for a two-class card)`);
   }
   if (opts.dryRun) {
     ctx.out(JSON.stringify({ ...summary, policy }));
@@ -234,6 +238,7 @@ export function registerEvalCommands(program: Command, ctx: CliContext, run: Run
     .option('--target-precision <p>', 'violate threshold: share of flagged images that should be violations', probability)
     .option('--target-block-precision <p>', 'block threshold (blocked with no person): share of blocked images that should be violations; refused when none reaches it or it falls below violate', probability)
     .option('--category-recall <r>', 'each violation group\'s review threshold: share of that category\'s violations at or above it (cards with several groups; a group with under 5 effective labelled violations keeps its threshold)', probability)
+    .option('--confidence <c>', 'set (not choose) the confidence threshold of the new card: images whose top group scores below it are reviewed; the policy estimate counts it', probability)
     .option('--version <v>', 'version of the new card (default <current>-cal.<yyyymmdd>)')
     .option('--out <dir>', 'folder for the new version\'s model.onnx and model.card.json (default <model dir>/<name>-<version>)')
     .addOption(new Option('--replicates <n>', 'bootstrap replicates').default(300).argParser((v) => {
