@@ -35,8 +35,8 @@ export class ShadowBudget {
     if (!(this.maxCreditMs >= 0)) throw new RangeError(`maxCreditMs must be ≥ 0, received ${o.maxCreditMs}`);
     this.now = o.nowMs ?? (() => performance.now());
     this.last = this.now();
-    // Start with a little credit so that the first images are shadowed at once.
-    this.creditValue = Math.min(this.maxCreditMs, 100 * this.share);
+    // A fresh worker starts as an idle one would stand: with the full credit (a bounded burst).
+    this.creditValue = this.share > 0 ? this.maxCreditMs : 0;
   }
 
   private accrue(): void {

@@ -18,15 +18,15 @@ const IMAGENET = { mean: [0.485, 0.456, 0.406] as const, std: [0.229, 0.224, 0.2
 describe('ShadowBudget: the challenger takes at most its share of the time', () => {
   it('admits while credit lasts, charges real costs, and recovers at share ms per ms', () => {
     let now = 0;
-    const budget = new ShadowBudget({ share: 0.2, maxCreditMs: 1_000, nowMs: () => now });
-    expect(budget.admits()).toBe(true); // a little credit at start
-    budget.charge(50);
+    const budget = new ShadowBudget({ share: 0.2, maxCreditMs: 100, nowMs: () => now });
+    expect(budget.creditMs).toBe(100); // a fresh worker stands as an idle one: full credit
+    budget.charge(150);
     expect(budget.admits()).toBe(false);
-    now += 100; // +20 ms of credit: still in debt (20 − 30)
+    now += 100; // +20 ms of credit: still in debt (−50 + 20)
     expect(budget.admits()).toBe(false);
     now += 200; // +40 more
     expect(budget.admits()).toBe(true);
-    expect(budget.creditMs).toBeCloseTo(30, 6);
+    expect(budget.creditMs).toBeCloseTo(10, 6);
   });
 
   it('caps credit so that a quiet period does not buy a long burst', () => {
@@ -145,9 +145,9 @@ describe('shadowItems: a challenger calibrated from the shadow log and people\'s
 describe('ShadowScorer: places are reserved at admission, so a burst cannot overrun the share', () => {
   const card = generatedModelCard('probe');
   const policy = compilePolicy('default', DEFAULT_RULES, card.thresholds, ['violate'], []);
-  const make = (share: number, now: () => number, inferMs = 40) => {
+  const make = (share: number, now: () => number, inferMs = 40, maxCreditMs = 1_000) => {
     const runs: number[] = [];
-    const budget = new ShadowBudget({ share, maxCreditMs: 1_000, nowMs: now });
+    const budget = new ShadowBudget({ share, maxCreditMs, nowMs: now });
     const scorer = new ShadowScorer({
       engine: { maxInFlight: 1, provider: 'cpu', run: async (t) => { runs.push(t.length); return { logits: new Float32Array(t.length * 2), inferMs }; }, close: async () => undefined },
       model: { name: 'c', version: '2', sha256: 'x' }, card, policy, decode: DEFAULT_PREPROCESS_OPTIONS, budget,
@@ -159,17 +159,19 @@ describe('ShadowScorer: places are reserved at admission, so a burst cannot over
 
   it('admits only what the credit covers when 64 jobs start at once, and gives cancelled places back', () => {
     let now = 0;
-    const { scorer, budget } = make(0.1, () => now);
-    // 10 ms of starting credit, 50 ms estimated per image: one place, then none until credit returns.
+    const { scorer, budget } = make(0.1, () => now, 40, 120);
+    // 120 ms of starting credit, 50 ms estimated per image: places while it is positive (120, 70, 20), 3 of 64.
     const tickets = Array.from({ length: 64 }, () => scorer.admit());
-    expect(tickets.filter(Boolean)).toHaveLength(1);
-    expect(scorer.pending).toBe(1);
-    tickets[0]!.cancel();
+    expect(tickets.filter(Boolean)).toHaveLength(3);
+    expect(scorer.pending).toBe(3);
+    for (const t of tickets.filter(Boolean)) t!.cancel();
     tickets[0]!.cancel(); // idempotent
     expect(scorer.pending).toBe(0);
     expect(budget.totalChargedMs).toBeCloseTo(0, 9);
-    now += 1_000; // 10 + 100 ms of credit: a place while it is positive (110, 60, 10), 3 of 64
-    expect(Array.from({ length: 64 }, () => scorer.admit()).filter(Boolean)).toHaveLength(3);
+    expect(budget.creditMs).toBeCloseTo(120, 9);
+    budget.charge(120);
+    now += 1_000; // +100 ms of credit: 2 places (100, 50), not 64
+    expect(Array.from({ length: 64 }, () => scorer.admit()).filter(Boolean)).toHaveLength(2);
   });
 
   it('settles each reservation against the real cost and learns the estimate', async () => {
