@@ -38,14 +38,15 @@ export interface DecodeTask {
 }
 
 /**
- * What a shadow (challenger) model takes. `same`: the champion's tensors fit it, so they are copied
- * (the champion's own are moved to its inference thread); otherwise its own geometry and
- * normalization: the same crops renormalized when only the normalization differs, else a second
- * decode.
+ * How to build a shadow (challenger) model's tensors, decided once per champion by the scorer:
+ * `copy` when the champion's tensors fit it (they are copied: the champion's own are moved to its
+ * inference thread), `renormalize` the same crops when only the normalization differs, else
+ * `decode` again with its own geometry.
  */
 export type ShadowInput =
-  | { readonly kind: 'same' }
-  | { readonly kind: 'own'; readonly preprocess: PreprocessOptions; readonly normalization: NormalizationSpec };
+  | { readonly build: 'copy' }
+  | { readonly build: 'renormalize'; readonly normalization: NormalizationSpec }
+  | { readonly build: 'decode'; readonly preprocess: PreprocessOptions; readonly normalization: NormalizationSpec };
 
 /** How a shadow model's tensors were built, cheapest first. */
 export type ShadowBuild = 'copy' | 'renormalize' | 'decode';
@@ -123,18 +124,16 @@ function normalizeCrops(crops: readonly Buffer[], normalizer: ChwNormalizer): Fl
   });
 }
 
-const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-
 /** The shadow model's tensors, by the cheapest way its input allows. */
 async function shadowTensors(
   input: ShadowInput, bytes: Buffer, tensors: readonly Float32Array[], crops: readonly Buffer[], task: DecodeTask,
 ): Promise<ShadowTensors> {
   const t0 = performance.now();
-  if (input.kind === 'same') return { tensors: tensors.map((t) => t.slice()), build: 'copy', buildMs: performance.now() - t0 };
-  const normalizer = normalizerFor(input.normalization, input.preprocess.cropSize);
-  if (sameJson(input.preprocess, task.preprocess)) {
-    return { tensors: normalizeCrops(crops, normalizer), build: 'renormalize', buildMs: performance.now() - t0 };
+  if (input.build === 'copy') return { tensors: tensors.map((t) => t.slice()), build: 'copy', buildMs: performance.now() - t0 };
+  if (input.build === 'renormalize') {
+    return { tensors: normalizeCrops(crops, normalizerFor(input.normalization, task.preprocess.cropSize)), build: 'renormalize', buildMs: performance.now() - t0 };
   }
+  const normalizer = normalizerFor(input.normalization, input.preprocess.cropSize);
   const own = await decodeImage(bytes, input.preprocess, { greyMaxSide: 0, rgbMaxSide: 0, maxFrames: task.maxFrames });
   return { tensors: normalizeCrops(own.crops, normalizer), build: 'decode', buildMs: performance.now() - t0 };
 }

@@ -72,6 +72,7 @@ export interface ShadowTicket {
 export class ShadowScorer {
   readonly name: string;
   private readonly batcher: MicroBatcher<Float32Array, { row: Float32Array; ms: number }>;
+  private inputMemo: { readonly preprocess: PreprocessOptions; readonly normalization: NormalizationSpec; readonly input: ShadowInput } | undefined;
   /** Estimated cost of one image (build and inference, ms), learnt as images complete. */
   private estimateMs = 50;
   private readonly reading: ScoreReading;
@@ -106,9 +107,14 @@ export class ShadowScorer {
 
   /** What the pool must build for this challenger, beside a champion that takes `champion`. */
   inputFor(champion: { readonly preprocess: PreprocessOptions; readonly normalization: NormalizationSpec }): ShadowInput {
+    // A pipeline passes the same two objects for every image: compare them once.
+    const memo = this.inputMemo;
+    if (memo && memo.preprocess === champion.preprocess && memo.normalization === champion.normalization) return memo.input;
     const normalization = this.o.card.preprocessing;
-    if (sameJson(champion.preprocess, this.preprocess) && sameJson(champion.normalization, normalization)) return { kind: 'same' };
-    return { kind: 'own', preprocess: this.preprocess, normalization };
+    const input: ShadowInput = !sameJson(champion.preprocess, this.preprocess) ? { build: 'decode', preprocess: this.preprocess, normalization }
+      : sameJson(champion.normalization, normalization) ? { build: 'copy' } : { build: 'renormalize', normalization };
+    this.inputMemo = { ...champion, input };
+    return input;
   }
 
   /**

@@ -64,7 +64,7 @@ describe('the pool builds the challenger tensors the cheapest way its card allow
   })) as DecodeSuccess;
 
   it('copies the champion tensor when the preprocessing agrees', async () => {
-    const out = await task({ kind: 'same' });
+    const out = await task({ build: 'copy' });
     expect(out.ok).toBe(true);
     expect(out.shadow!.build).toBe('copy');
     expect(out.shadow!.tensors[0]).toEqual(out.tensors[0]);
@@ -72,7 +72,7 @@ describe('the pool builds the challenger tensors the cheapest way its card allow
   });
 
   it('renormalizes the same crop when only the normalization differs', async () => {
-    const out = await task({ kind: 'own', preprocess: DEFAULT_PREPROCESS_OPTIONS, normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255 } });
+    const out = await task({ build: 'renormalize', normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 1 / 255 } });
     expect(out.shadow!.build).toBe('renormalize');
     // Red channel, first pixel: (200/255 − 0.5) / 0.5 against (200/255 − 0.485) / 0.229.
     expect(out.shadow!.tensors[0]![0]).toBeCloseTo((200 / 255 - 0.5) / 0.5, 5);
@@ -80,7 +80,7 @@ describe('the pool builds the challenger tensors the cheapest way its card allow
   });
 
   it('decodes again for another geometry', async () => {
-    const out = await task({ kind: 'own', preprocess: { ...DEFAULT_PREPROCESS_OPTIONS, resize: 'squash', resizeShortSide: undefined, cropSize: 128 }, normalization: IMAGENET });
+    const out = await task({ build: 'decode', preprocess: { ...DEFAULT_PREPROCESS_OPTIONS, resize: 'squash', resizeShortSide: undefined, cropSize: 128 }, normalization: IMAGENET });
     expect(out.shadow!.build).toBe('decode');
     expect(out.shadow!.tensors[0]).toHaveLength(3 * 128 * 128);
     expect(out.tensors[0]).toHaveLength(3 * 224 * 224);
@@ -172,6 +172,17 @@ describe('ShadowScorer: places are reserved at admission, so a burst cannot over
     budget.charge(120);
     now += 1_000; // +100 ms of credit: 2 places (100, 50), not 64
     expect(Array.from({ length: 64 }, () => scorer.admit()).filter(Boolean)).toHaveLength(2);
+  });
+
+  it('chooses the cheapest build for a champion once: copy, renormalize or decode', () => {
+    const { scorer } = make(1, () => 0);
+    const sameNorm = card.preprocessing;
+    const champion = { preprocess: { ...scorer.preprocess }, normalization: sameNorm };
+    expect(scorer.inputFor(champion)).toEqual({ build: 'copy' });
+    expect(scorer.inputFor(champion)).toBe(scorer.inputFor(champion));
+    const otherNorm = { ...sameNorm, mean: [0.5, 0.5, 0.5] as const };
+    expect(scorer.inputFor({ ...champion, normalization: otherNorm })).toEqual({ build: 'renormalize', normalization: sameNorm });
+    expect(scorer.inputFor({ preprocess: { ...champion.preprocess, cropSize: 192 }, normalization: sameNorm })).toEqual({ build: 'decode', preprocess: scorer.preprocess, normalization: sameNorm });
   });
 
   it('settles each reservation against the real cost and learns the estimate', async () => {
