@@ -5,14 +5,14 @@
  */
 import { isQcSample } from '../review/sampling';
 import type { ShadowRecord } from '../shadow/shadow-log';
-import { truthByJob } from './shadow-eval';
+import { categoriesOf, decisionTruth, truthByJob } from './decision-truth';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReviewDecision } from '@revmod/client';
 import { NORMAL_GROUP } from '../model/model-card';
 import { scoreImages, type ScoreImagesOptions } from '../model/score-images';
 import type { DecisionLog } from '../review/decision-log';
-import { latestById } from '../review/decision-log';
+import { latestPerJob } from '../review/decision-log';
 import type { Reason } from '../review/taxonomy';
 import { listImageFiles } from '../util/files';
 import type { LabelledScore } from './model-metrics';
@@ -84,12 +84,8 @@ export interface DecisionSourceOptions {
 
 /** The latest decision per job: what the person said is the truth, the verdict's scores are the model's. */
 export function decisionItems(decisions: readonly ReviewDecision[], o: Omit<DecisionSourceOptions, 'log' | 'sinceMs' | 'untilMs'>): EvalInput {
-  const perJob = new Map<string, ReviewDecision>();
-  for (const d of latestById(decisions).values()) {
-    const prev = perJob.get(d.jobId);
-    if (!prev || d.round > prev.round) perJob.set(d.jobId, d);
-  }
-  const categories = new Map(o.taxonomy.map((r) => [r.code, r.category]));
+  const perJob = latestPerJob(decisions);
+  const categories = categoriesOf(o.taxonomy);
   const items: LabelledScore[] = [];
   const skipped: Array<{ id: string; why: string }> = [];
   const models: Record<string, number> = {};
@@ -113,7 +109,7 @@ export function decisionItems(decisions: readonly ReviewDecision[], o: Omit<Deci
       skipped.push({ id: d.jobId, why: `decision on a passed verdict outside the QC sample at rate ${o.sampleRate} (a shadow disagreement or an appeal: not a random sample)` });
       continue;
     }
-    const truth = d.outcome === 'pass' ? NORMAL_GROUP : (categories.get(d.reasons[0] ?? '') ?? 'violate');
+    const truth = decisionTruth(d, categories).category;
     items.push({ id: d.jobId, truth, violate: v.violate, groups: v.groups, weight: sampled ? 1 / Math.min(1, o.sampleRate) : 1 });
     models[model] = (models[model] ?? 0) + 1;
   }
@@ -122,9 +118,7 @@ export function decisionItems(decisions: readonly ReviewDecision[], o: Omit<Deci
 
 /** Reads the decision log for the period and labels the verdicts with the people's decisions. */
 export async function decisionLogItems(o: DecisionSourceOptions): Promise<EvalInput> {
-  const all: ReviewDecision[] = [];
-  for await (const obj of o.log.objects(o.sinceMs)) all.push(...obj.decisions.filter((d) => o.untilMs === undefined || Date.parse(d.decidedAt) < o.untilMs));
-  const input = decisionItems(all, o);
+  const input = decisionItems(await o.log.decisions(o.sinceMs, o.untilMs), o);
   return { ...input, source: `decision log s3://${o.log.bucket}/${o.log.prefix}` };
 }
 

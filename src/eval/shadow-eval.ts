@@ -2,21 +2,12 @@
  * `revmod eval shadow`: how a challenger scored in shadow compares with the champion that decided,
  * on decisions and top groups, and, where people decided, which of the two was right.
  */
-import type { Decision, ReviewDecision } from '@revmod/client';
-import { NORMAL_GROUP } from '../model/model-card';
-import type { Reason } from '../review/taxonomy';
+import type { Decision } from '@revmod/client';
+import type { ReviewedTruth } from './decision-truth';
 import type { ShadowRecord } from '../shadow/shadow-log';
 
 const DECISIONS: readonly Decision[] = ['pass', 'review', 'block'];
 
-/** What people said about one image: a violation (and its category) or not. */
-export interface ReviewedTruth {
-  readonly violation: boolean;
-  /** The category of the first reason given (`normal` when passed). */
-  readonly category: string;
-}
-
-/** The two models on the images people decided. */
 export interface ShadowAccuracy {
   readonly images: number;
   /** Images where the model's decision matched the person's: pass for a pass, review or block for a violation. */
@@ -52,22 +43,6 @@ export interface ShadowReport {
   readonly pairs: readonly ShadowPairReport[];
   /** Whether people's decisions were read (a decision log is configured). */
   readonly withDecisions: boolean;
-}
-
-/** People's latest decision per job, as truth. */
-export function truthByJob(decisions: readonly ReviewDecision[], taxonomy: readonly Reason[]): Map<string, ReviewedTruth> {
-  const categories = new Map(taxonomy.map((r) => [r.code, r.category]));
-  const latest = new Map<string, ReviewDecision>();
-  for (const d of decisions) {
-    const prev = latest.get(d.jobId);
-    if (!prev || d.round > prev.round || (d.round === prev.round && d.decidedAt > prev.decidedAt)) latest.set(d.jobId, d);
-  }
-  const out = new Map<string, ReviewedTruth>();
-  for (const [id, d] of latest) {
-    const violation = d.outcome !== 'pass';
-    out.set(id, { violation, category: violation ? (categories.get(d.reasons[0] ?? '') ?? 'violate') : NORMAL_GROUP });
-  }
-  return out;
 }
 
 const rate = (n: number, of: number): number => (of === 0 ? 0 : Math.round((n / of) * 1e6) / 1e6);

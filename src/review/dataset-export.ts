@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { RevmodError, type ReviewDecision } from '@revmod/client';
+import { RevmodError } from '@revmod/client';
 import type { DecisionLog } from './decision-log';
-import { latestById } from './decision-log';
+import { latestPerJob } from './decision-log';
 import type { Reason } from './taxonomy';
 import { verdictVersion } from './verdict-view';
 
@@ -95,14 +95,8 @@ export interface ExportOptions {
  * Each image is fetched at the version its verdict judged, and checked against its sha256.
  */
 export async function exportDataset(o: ExportOptions): Promise<ExportReport> {
-  const all: ReviewDecision[] = [];
-  for await (const obj of o.log.objects(o.sinceMs)) all.push(...obj.decisions.filter((d) => o.untilMs === undefined || Date.parse(d.decidedAt) < o.untilMs));
   // The highest round per job, then newest first, so the first decision seen for a content is the latest.
-  const perJob = new Map<string, ReviewDecision>();
-  for (const d of latestById(all).values()) {
-    const prev = perJob.get(d.jobId);
-    if (!prev || d.round > prev.round) perJob.set(d.jobId, d);
-  }
+  const perJob = latestPerJob(await o.log.decisions(o.sinceMs, o.untilMs));
   const decisions = [...perJob.values()].sort((a, b) => Date.parse(b.decidedAt) - Date.parse(a.decidedAt));
   const categories = new Map(o.taxonomy.map((r) => [r.code, r.category]));
   const writer = new Writer(o.target, o.s3);

@@ -117,6 +117,13 @@ export class DecisionLog {
     return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as ReviewDecision);
   }
 
+  /** Every decision decided in [sinceMs, untilMs), oldest object first. */
+  async decisions(sinceMs?: number, untilMs?: number): Promise<ReviewDecision[]> {
+    const all: ReviewDecision[] = [];
+    for await (const obj of this.objects(sinceMs)) all.push(...obj.decisions.filter((d) => untilMs === undefined || Date.parse(d.decidedAt) < untilMs));
+    return all;
+  }
+
   /** Every decision decided at or after `sinceMs`, object by object, oldest first. */
   async *objects(sinceMs?: number): AsyncGenerator<LogObject> {
     for (const key of await this.keys(sinceMs)) {
@@ -167,4 +174,14 @@ export function latestById(decisions: Iterable<ReviewDecision>): Map<string, Rev
   const out = new Map<string, ReviewDecision>();
   for (const d of decisions) out.set(d.id, d);
   return out;
+}
+
+/** The decision that stands for each job: its highest round (an appeal's outcome beats the first). */
+export function latestPerJob(decisions: Iterable<ReviewDecision>): Map<string, ReviewDecision> {
+  const perJob = new Map<string, ReviewDecision>();
+  for (const d of latestById(decisions).values()) {
+    const prev = perJob.get(d.jobId);
+    if (!prev || d.round > prev.round) perJob.set(d.jobId, d);
+  }
+  return perJob;
 }

@@ -2,7 +2,8 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { RevmodError, type Verdict } from '@revmod/client';
 import { loadConfig } from '../../src/config';
-import { shadowReport, truthByJob } from '../../src/eval/shadow-eval';
+import { truthByJob } from '../../src/eval/decision-truth';
+import { shadowReport } from '../../src/eval/shadow-eval';
 import { shadowItems } from '../../src/eval/eval-sources';
 import { decode, type DecodeSuccess } from '../../src/pool/decode-task';
 import { DEFAULT_PREPROCESS_OPTIONS } from '../../src/preprocess';
@@ -107,7 +108,7 @@ describe('shadowReport: the two models compared per pair', () => {
   });
 
   it('scores each model against people where they decided, taking the latest round', () => {
-    const decision = (jobId: string, outcome: 'pass' | 'block', round: number) => ({ jobId, outcome, round, reasons: outcome === 'block' ? ['contact_info'] : [], decidedAt: `2026-12-01T1${round}:00:00Z` });
+    const decision = (jobId: string, outcome: 'pass' | 'block', round: number) => ({ id: `${jobId}-r${round}`, jobId, outcome, round, reasons: outcome === 'block' ? ['contact_info'] : [], decidedAt: `2026-12-01T1${round}:00:00Z` });
     const truth = truthByJob([decision('2', 'pass', 1), decision('2', 'block', 2), decision('4', 'pass', 1)] as never, DEFAULT_TAXONOMY);
     expect(truth.get('2')).toEqual({ violation: true, category: 'contact' });
     const p = shadowReport([rec('1', 'pass', 'pass'), rec('2', 'pass', 'review'), rec('4', 'review', 'pass')], truth).pairs[0]!;
@@ -122,7 +123,7 @@ describe('shadowItems: a challenger calibrated from the shadow log and people\'s
     jobId, bucket: 'b', key: jobId, at: '2026-12-01T10:00:00Z', champion: side('m@1', champion, champion === 'pass' ? 0.2 : 0.9),
     challenger: side('m@2', challenger, challenger === 'pass' ? 0.1 : 0.6), build: 'decode', sampled,
   });
-  const decided = (jobId: string, outcome: 'pass' | 'block') => ({ jobId, outcome, round: 1, reasons: outcome === 'block' ? ['contact_info'] : [], decidedAt: '2026-12-01T11:00:00Z' });
+  const decided = (jobId: string, outcome: 'pass' | 'block') => ({ id: `${jobId}-r1`, jobId, outcome, round: 1, reasons: outcome === 'block' ? ['contact_info'] : [], decidedAt: '2026-12-01T11:00:00Z' });
 
   it('weighs each decision by the chance its image reached people, with the challenger\'s scores', () => {
     // b0 is in the QC sample at 0.1 (a hash of the id); x1 is not, and was not shadow-sampled (an appeal).

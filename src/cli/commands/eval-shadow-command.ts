@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createRedisConnection, type ReviewDecision } from '@revmod/client';
 import { loadConfig, type RevmodConfig } from '../../config';
-import { formatShadowReport, shadowReport, truthByJob } from '../../eval/shadow-eval';
+import { truthByJob } from '../../eval/decision-truth';
+import { formatShadowReport, shadowReport } from '../../eval/shadow-eval';
 import { DecisionLog } from '../../review/decision-log';
 import { loadTaxonomy } from '../../review/taxonomy';
 import { ShadowLog, type ShadowRecord } from '../../shadow/shadow-log';
@@ -34,13 +35,11 @@ export async function readShadowRecords(config: RevmodConfig, sinceMs: number, u
 /** Every decision logged since `sinceMs` (REVMOD_DECISION_LOG_BUCKET must be set). */
 export async function readDecisions(config: RevmodConfig & { review: { logBucket: string } }, sinceMs: number): Promise<ReviewDecision[]> {
   const s3 = createS3Client(config.s3);
-  const decisions: ReviewDecision[] = [];
   try {
-    for await (const obj of new DecisionLog({ s3, bucket: config.review.logBucket, prefix: config.review.logPrefix }).objects(sinceMs)) decisions.push(...obj.decisions);
+    return await new DecisionLog({ s3, bucket: config.review.logBucket, prefix: config.review.logPrefix }).decisions(sinceMs);
   } finally {
     s3.destroy();
   }
-  return decisions;
 }
 
 /** `revmod eval shadow`: the shadow log (Redis) against the decision log (S3), per model pair. */
