@@ -1,6 +1,7 @@
 import { Queue, type Job, type JobType } from 'bullmq';
 import type { RevmodConfig } from '../../src/config';
-import type { ModerationJobData, Verdict } from '@revmod/client';
+import { ModerationClient, type ModerationJobData, type Verdict } from '@revmod/client';
+import { VerdictCollector } from './worker-harness';
 import { verdictLedger, type VerdictLedger } from '../../tools/chaos/verdict-ledger';
 import { spawnWorker, workerEnv, type WorkerProcess, type WorkerProcessOptions, type WorkerSettings } from '../../tools/chaos/worker-process';
 
@@ -68,6 +69,25 @@ export class QueueInspector {
 
   async close(): Promise<void> {
     await Promise.all([this.moderation.close(), this.results.close()]);
+  }
+}
+
+/** What a fault test talks to its workers through: the SDK, the verdicts as delivered, and the queues. */
+export class FleetClients {
+  readonly client: ModerationClient;
+  readonly collector: VerdictCollector;
+  readonly inspector: QueueInspector;
+
+  constructor(config: RevmodConfig) {
+    this.collector = new VerdictCollector(config);
+    this.client = new ModerationClient({ config });
+    this.inspector = new QueueInspector(config);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    await this.collector.close();
+    await this.inspector.close();
   }
 }
 

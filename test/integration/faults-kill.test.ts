@@ -1,10 +1,8 @@
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
-import { ModerationClient } from '@revmod/client';
 import * as fixtures from '../fixtures/hostile-images';
-import { QueueInspector, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
+import { FleetClients, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
 import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
-import { VerdictCollector } from '../helpers/worker-harness';
 
 const BUCKET = 'reviews-kill';
 const JOBS = 64;
@@ -20,9 +18,7 @@ describe('a worker killed with SIGKILL mid-batch', () => {
   const prefix = uniquePrefix('kill');
   let s3: S3Server;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
   let config: ReturnType<typeof testConfig>;
 
   beforeAll(async () => {
@@ -37,16 +33,12 @@ describe('a worker killed with SIGKILL mid-batch', () => {
       modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
       lockDurationMs: LOCK_MS, stalledIntervalMs: STALLED_MS,
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await deletePrefix(prefix);
   });
@@ -54,42 +46,42 @@ describe('a worker killed with SIGKILL mid-batch', () => {
   it('loses nothing: another worker finishes every job, one verdict each', async () => {
     const first = fleet.start('worker-a');
     await first.ready();
-    const submitted = (await client.submitBulk(Array.from({ length: JOBS }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` })))).map((r) => r.jobId);
+    const submitted = (await io.client.submitBulk(Array.from({ length: JOBS }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` })))).map((r) => r.jobId);
 
     // Mid-run: some verdicts are out and jobs are locked by the worker (a batch in flight).
     const activeAtKill = await waitUntil('verdicts out and jobs active', async () => {
-      if (collector.verdicts.length < 8) return undefined;
-      const active = await inspector.activeIds();
+      if (io.collector.verdicts.length < 8) return undefined;
+      const active = await io.inspector.activeIds();
       return active.length >= 4 ? active : undefined;
     }, 60_000, 20);
     first.kill('SIGKILL');
     const exit = await first.waitExit(10_000);
     expect(exit.signal).toBe('SIGKILL');
-    const verdictsAtKill = collector.verdicts.length;
+    const verdictsAtKill = io.collector.verdicts.length;
     expect(verdictsAtKill).toBeLessThan(JOBS);
 
     // The dead worker's jobs are still "active" (locked) until their locks expire.
-    expect((await inspector.counts()).active).toBeGreaterThan(0);
+    expect((await io.inspector.counts()).active).toBeGreaterThan(0);
 
     const second = fleet.start('worker-b');
     await second.ready();
     try {
-      await collector.waitFor(JOBS, 60_000);
+      await io.collector.waitFor(JOBS, 60_000);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
+      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await io.inspector.counts())}\n${fleet.tails()}`);
     }
-    const counts = await inspector.settledCounts(); // a duplicate, if any were published, has arrived by now
-    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    const counts = await io.inspector.settledCounts(); // a duplicate, if any were published, has arrived by now
+    const ledger = await io.inspector.ledger(submitted, io.collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: JOBS });
-    expect(collector.verdicts).toHaveLength(JOBS);
-    expect(collector.verdicts.every((v) => v.error === undefined && v.scores !== null)).toBe(true);
+    expect(io.collector.verdicts).toHaveLength(JOBS);
+    expect(io.collector.verdicts.every((v) => v.error === undefined && v.scores !== null)).toBe(true);
     expect(counts).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0, delayed: 0 });
 
     // The jobs the killed worker held were taken over by the second one (as stalled jobs).
-    const byId = new Map(collector.verdicts.map((v) => [v.id, v] as const));
+    const byId = new Map(io.collector.verdicts.map((v) => [v.id, v] as const));
     const takenOver = activeAtKill.filter((id) => workerIdOf(second).test(byId.get(id)!.worker));
     expect(takenOver.length).toBeGreaterThan(0);
     expect(second.grep('job stalled').length).toBeGreaterThan(0);
-    expect(collector.verdicts.filter((v) => workerIdOf(first).test(v.worker)).length).toBeGreaterThanOrEqual(8);
+    expect(io.collector.verdicts.filter((v) => workerIdOf(first).test(v.worker)).length).toBeGreaterThanOrEqual(8);
   }, 120_000);
 });

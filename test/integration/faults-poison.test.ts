@@ -1,12 +1,11 @@
 import { join } from 'node:path';
-import { ModerationClient, type Verdict } from '@revmod/client';
+import type { Verdict } from '@revmod/client';
 import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import * as fixtures from '../fixtures/hostile-images';
-import { QueueInspector, waitUntil, WorkerFleet } from '../helpers/fault-harness';
+import { FleetClients, waitUntil, WorkerFleet } from '../helpers/fault-harness';
 import { POISON_MARKER } from '../../tools/chaos/poison-pool-thread';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
-import { VerdictCollector } from '../helpers/worker-harness';
 
 const BUCKET = 'reviews-poison';
 const INNOCENT = 40;
@@ -23,9 +22,7 @@ describe('a poison image that kills the worker while it is decoded', () => {
   const prefix = uniquePrefix('poison');
   let s3: S3Server;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
 
   beforeAll(async () => {
     s3 = await S3Server.start({ buckets: [BUCKET] });
@@ -40,16 +37,12 @@ describe('a poison image that kills the worker while it is decoded', () => {
       // One pool thread: the poison is the only image inside a decode when the process dies.
       extra: { REVMOD_POOL_THREADS: '1' },
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await deletePrefix(prefix);
   });
@@ -62,7 +55,7 @@ describe('a poison image that kills the worker while it is decoded', () => {
     // The poison in the middle, so that innocent jobs are in flight around it.
     const requests = Array.from({ length: INNOCENT }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` }));
     requests.splice(INNOCENT / 2, 0, { bucket: BUCKET, key: POISON_KEY });
-    const submitted = (await client.submitBulk(requests)).map((r) => r.jobId);
+    const submitted = (await io.client.submitBulk(requests)).map((r) => r.jobId);
 
     // The orchestrator's part: a dead worker is replaced.
     const total = INNOCENT + 1;
@@ -72,23 +65,23 @@ describe('a poison image that kills the worker while it is decoded', () => {
         current = fleet.start(`worker-${deaths + 1}`, {}, { entry });
         await current.ready();
       }
-      return collector.verdicts.length >= total ? true : undefined;
-    }, 150_000, 250).catch(async (err: Error) => { throw new Error(`${err.message}: ${collector.verdicts.length} verdicts, deaths ${deaths}, counts ${JSON.stringify(await inspector.counts())}\n${fleet.tails(25)}`); });
+      return io.collector.verdicts.length >= total ? true : undefined;
+    }, 150_000, 250).catch(async (err: Error) => { throw new Error(`${err.message}: ${io.collector.verdicts.length} verdicts, deaths ${deaths}, counts ${JSON.stringify(await io.inspector.counts())}\n${fleet.tails(25)}`); });
 
-    const byKey = new Map<string, Verdict>(collector.verdicts.map((v) => [v.key, v]));
+    const byKey = new Map<string, Verdict>(io.collector.verdicts.map((v) => [v.key, v]));
     expect(deaths).toBeGreaterThanOrEqual(2);
     expect(byKey.get(POISON_KEY)).toMatchObject({ decision: 'review', reasons: ['error'], error: { code: 'PROCESSING_CRASHED' } });
     expect(byKey.get(POISON_KEY)!.error!.message).toMatch(/died 2 times \(last in decode\)/);
-    const innocents = collector.verdicts.filter((v) => v.key !== POISON_KEY);
+    const innocents = io.collector.verdicts.filter((v) => v.key !== POISON_KEY);
     expect(innocents).toHaveLength(INNOCENT);
     expect(innocents.filter((v) => v.error !== undefined)).toEqual([]);
     // Jobs that were in flight when a worker died were taken over (stalled) and still judged normally.
-    const stalled = (await inspector.resultJobs()).length;
+    const stalled = (await io.inspector.resultJobs()).length;
     expect(stalled).toBe(total);
-    const takenOver = await Promise.all(submitted.map(async (id) => (await client.queue.getJob(id))?.stalledCounter ?? 0));
-    expect(takenOver.filter((n, i) => n > 0 && collector.verdicts.find((v) => v.id === submitted[i])?.error === undefined).length).toBeGreaterThanOrEqual(10);
-    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    const takenOver = await Promise.all(submitted.map(async (id) => (await io.client.queue.getJob(id))?.stalledCounter ?? 0));
+    expect(takenOver.filter((n, i) => n > 0 && io.collector.verdicts.find((v) => v.id === submitted[i])?.error === undefined).length).toBeGreaterThanOrEqual(10);
+    const ledger = await io.inspector.ledger(submitted, io.collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: total });
-    expect(await inspector.counts()).toMatchObject({ failed: 0 });
+    expect(await io.inspector.counts()).toMatchObject({ failed: 0 });
   }, 180_000);
 });

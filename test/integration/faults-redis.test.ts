@@ -1,11 +1,9 @@
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
-import { ModerationClient } from '@revmod/client';
 import { RedisServer } from '../../tools/dev/redis-server';
 import * as fixtures from '../fixtures/hostile-images';
-import { QueueInspector, waitUntil, WorkerFleet } from '../helpers/fault-harness';
+import { FleetClients, waitUntil, WorkerFleet } from '../helpers/fault-harness';
 import { S3Server } from '../../tools/dev/s3-server';
 import { testConfig, uniquePrefix } from '../helpers/test-config';
-import { VerdictCollector } from '../helpers/worker-harness';
 
 const BUCKET = 'reviews-redis';
 const BEFORE = 48;
@@ -23,9 +21,7 @@ describe('Redis restarted in the middle of a run', () => {
   let redis: RedisServer;
   let s3: S3Server;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
 
   beforeAll(async () => {
     redis = await RedisServer.start({ persistence: 'everysec' });
@@ -40,16 +36,12 @@ describe('Redis restarted in the middle of a run', () => {
       modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
       lockDurationMs: 10_000, stalledIntervalMs: 5_000,
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await redis?.destroy(); // the whole server (and its directory) was this file's own
   });
@@ -58,32 +50,32 @@ describe('Redis restarted in the middle of a run', () => {
     const worker = fleet.start('worker');
     await worker.ready();
     const request = (i: number) => ({ bucket: BUCKET, key: `photos/${i}.jpg` });
-    const submitted = (await client.submitBulk(Array.from({ length: BEFORE }, (_, i) => request(i)))).map((r) => r.jobId);
+    const submitted = (await io.client.submitBulk(Array.from({ length: BEFORE }, (_, i) => request(i)))).map((r) => r.jobId);
 
     await waitUntil('verdicts out and jobs active', async () =>
-      (collector.verdicts.length >= 8 && (await inspector.activeIds()).length > 0 ? true : undefined), 60_000, 20);
+      (io.collector.verdicts.length >= 8 && (await io.inspector.activeIds()).length > 0 ? true : undefined), 60_000, 20);
     await redis.stop();
-    const verdictsAtStop = collector.verdicts.length;
+    const verdictsAtStop = io.collector.verdicts.length;
     expect(verdictsAtStop).toBeLessThan(BEFORE);
 
     // Submitted while Redis is down: the SDK queues the commands and sends them on reconnect.
-    const during = client.submitBulk(Array.from({ length: DURING }, (_, i) => request(BEFORE + i)));
+    const during = io.client.submitBulk(Array.from({ length: DURING }, (_, i) => request(BEFORE + i)));
     await new Promise((r) => setTimeout(r, 1_500)); // the outage
     await redis.start();
     submitted.push(...(await during).map((r) => r.jobId));
-    submitted.push(...(await client.submitBulk(Array.from({ length: AFTER }, (_, i) => request(BEFORE + DURING + i)))).map((r) => r.jobId));
+    submitted.push(...(await io.client.submitBulk(Array.from({ length: AFTER }, (_, i) => request(BEFORE + DURING + i)))).map((r) => r.jobId));
 
     const total = BEFORE + DURING + AFTER;
     try {
-      await collector.waitFor(total, 90_000);
+      await io.collector.waitFor(total, 90_000);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
+      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await io.inspector.counts())}\n${fleet.tails()}`);
     }
-    const counts = await inspector.settledCounts();
-    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    const counts = await io.inspector.settledCounts();
+    const ledger = await io.inspector.ledger(submitted, io.collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: total });
     expect(counts).toMatchObject({ completed: total, failed: 0, active: 0, waiting: 0, delayed: 0 });
-    expect(collector.verdicts.every((v) => v.error === undefined)).toBe(true);
+    expect(io.collector.verdicts.every((v) => v.error === undefined)).toBe(true);
     expect(worker.alive).toBe(true); // the same process, reconnected
     expect(worker.grep('redis connection error').length).toBeGreaterThan(0);
   }, 150_000);
@@ -104,9 +96,7 @@ describe('Redis killed with -9 and held down past the lock, twice', () => {
   let redis: RedisServer;
   let s3: S3Server;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
 
   beforeAll(async () => {
     redis = await RedisServer.start({ persistence: 'always' });
@@ -119,16 +109,12 @@ describe('Redis killed with -9 and held down past the lock, twice', () => {
       modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
       lockDurationMs: LOCK_MS, stalledIntervalMs: 2_000,
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await redis?.destroy();
   });
@@ -136,27 +122,27 @@ describe('Redis killed with -9 and held down past the lock, twice', () => {
   it('loses nothing, duplicates nothing, and leaves no job both decided and failed', async () => {
     const worker = fleet.start('worker');
     await worker.ready();
-    const submitted = (await client.submitBulk(Array.from({ length: JOBS / 2 }, (_, i) => ({ bucket: BUCKET, key: `kill/${i}.jpg` })))).map((r) => r.jobId);
+    const submitted = (await io.client.submitBulk(Array.from({ length: JOBS / 2 }, (_, i) => ({ bucket: BUCKET, key: `kill/${i}.jpg` })))).map((r) => r.jobId);
     for (let round = 0; round < 2; round++) {
-      await waitUntil('jobs active', async () => ((await inspector.activeIds()).length > 0 ? true : undefined), 60_000, 20);
+      await waitUntil('jobs active', async () => ((await io.inspector.activeIds()).length > 0 ? true : undefined), 60_000, 20);
       await redis.signal('SIGKILL');
       // Submitted while Redis is down: the SDK sends them on reconnect.
-      const during = client.submitBulk(Array.from({ length: JOBS / 4 }, (_, i) => ({ bucket: BUCKET, key: `kill/${JOBS / 2 + round * (JOBS / 4) + i}.jpg` })));
+      const during = io.client.submitBulk(Array.from({ length: JOBS / 4 }, (_, i) => ({ bucket: BUCKET, key: `kill/${JOBS / 2 + round * (JOBS / 4) + i}.jpg` })));
       await new Promise((r) => setTimeout(r, DOWN_MS)); // longer than the lock: held jobs look stalled on return
       await redis.start();
       submitted.push(...(await during).map((r) => r.jobId));
     }
     try {
-      await collector.waitFor(JOBS, 120_000);
+      await io.collector.waitFor(JOBS, 120_000);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
+      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await io.inspector.counts())}\n${fleet.tails()}`);
     }
-    const counts = await inspector.settledCounts();
-    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    const counts = await io.inspector.settledCounts();
+    const ledger = await io.inspector.ledger(submitted, io.collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: JOBS });
     expect(counts).toMatchObject({ completed: JOBS, failed: 0 });
-    const failedIds = new Set((await client.queue.getFailed()).map((j) => j.id));
-    expect(collector.verdicts.filter((v) => failedIds.has(v.id))).toEqual([]);
+    const failedIds = new Set((await io.client.queue.getFailed()).map((j) => j.id));
+    expect(io.collector.verdicts.filter((v) => failedIds.has(v.id))).toEqual([]);
     expect(worker.alive).toBe(true);
   }, 240_000);
 });

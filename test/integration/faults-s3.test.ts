@@ -2,9 +2,8 @@ import { S3Server } from '../../tools/dev/s3-server';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import { listFailed, retryFailed, ModerationClient } from '@revmod/client';
 import * as fixtures from '../fixtures/hostile-images';
-import { QueueInspector, waitUntil, WorkerFleet } from '../helpers/fault-harness';
+import { FleetClients, waitUntil, WorkerFleet } from '../helpers/fault-harness';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
-import { VerdictCollector } from '../helpers/worker-harness';
 
 const BUCKET = 'reviews-s3-outage';
 const BEFORE = 40;
@@ -23,9 +22,7 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
   const prefix = uniquePrefix('s3');
   let s3: S3Server;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
   let config: ReturnType<typeof testConfig>;
 
   beforeAll(async () => {
@@ -41,16 +38,12 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
       modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
       extra: { S3_CONNECT_TIMEOUT_MS: '1000', S3_REQUEST_TIMEOUT_MS: '3000', REVMOD_STORAGE_PAUSE_MS: '1000' },
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await deletePrefix(prefix);
   });
@@ -59,39 +52,39 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
     const worker = fleet.start('worker');
     await worker.ready();
     const request = (i: number) => ({ bucket: BUCKET, key: `photos/${i}.jpg` });
-    const submitted = (await client.submitBulk(Array.from({ length: BEFORE }, (_, i) => request(i)))).map((r) => r.jobId);
-    await waitUntil('some verdicts', () => (collector.verdicts.length >= 8 ? true : undefined), 60_000, 20);
+    const submitted = (await io.client.submitBulk(Array.from({ length: BEFORE }, (_, i) => request(i)))).map((r) => r.jobId);
+    await waitUntil('some verdicts', () => (io.collector.verdicts.length >= 8 ? true : undefined), 60_000, 20);
 
     await s3.stop();
     const stoppedAt = Date.now();
-    submitted.push(...(await client.submitBulk(Array.from({ length: DURING }, (_, i) => request(BEFORE + i)))).map((r) => r.jobId));
+    submitted.push(...(await io.client.submitBulk(Array.from({ length: DURING }, (_, i) => request(BEFORE + i)))).map((r) => r.jobId));
     // While S3 is down, the jobs that need it wait in the delayed set (backoff), none is decided.
     const delayed = await waitUntil('jobs retrying with backoff', async () => {
-      const counts = await inspector.counts();
+      const counts = await io.inspector.counts();
       return (counts.delayed ?? 0) > 0 ? counts.delayed : undefined;
     }, OUTAGE_MS, 100);
     expect(delayed).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))));
-    const decidedDuringOutage = collector.verdicts.length;
-    expect(collector.verdicts.every((v) => v.error === undefined)).toBe(true);
-    expect(await inspector.counts()).toMatchObject({ failed: 0 });
+    const decidedDuringOutage = io.collector.verdicts.length;
+    expect(io.collector.verdicts.every((v) => v.error === undefined)).toBe(true);
+    expect(await io.inspector.counts()).toMatchObject({ failed: 0 });
 
     await s3.restart();
     const restartedAt = Date.now();
     const total = BEFORE + DURING;
     try {
-      await collector.waitFor(total, 60_000);
+      await io.collector.waitFor(total, 60_000);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
+      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await io.inspector.counts())}\n${fleet.tails()}`);
     }
-    const counts = await inspector.settledCounts();
-    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    const counts = await io.inspector.settledCounts();
+    const ledger = await io.inspector.ledger(submitted, io.collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: total });
     // Nothing was mistaken for a bad image: every verdict is a scored one.
-    expect(collector.verdicts.filter((v) => v.error !== undefined).map((v) => `${v.key}: ${v.error!.code}`)).toEqual([]);
+    expect(io.collector.verdicts.filter((v) => v.error !== undefined).map((v) => `${v.key}: ${v.error!.code}`)).toEqual([]);
     // Jobs submitted during the outage were decided only after S3 came back.
     const during = new Set(submitted.slice(BEFORE));
-    const decidedAfter = collector.verdicts.filter((v) => during.has(v.id) && Date.parse(v.decidedAt) >= restartedAt);
+    const decidedAfter = io.collector.verdicts.filter((v) => during.has(v.id) && Date.parse(v.decidedAt) >= restartedAt);
     expect(decidedAfter).toHaveLength(DURING);
     expect(decidedDuringOutage).toBeLessThan(total);
     expect(counts).toMatchObject({ completed: total, failed: 0, active: 0, waiting: 0, delayed: 0 });
@@ -109,21 +102,21 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
     const worker = fleet.all.find((w) => w.alive) ?? fleet.start('worker');
     await worker.ready();
     try {
-      const before = collector.verdicts.length;
+      const before = io.collector.verdicts.length;
       await s3.stop();
       const ids = (await impatient.submitBulk(keys)).map((r) => r.jobId);
       await new Promise((r) => setTimeout(r, 4_000));
-      expect(await inspector.counts()).toMatchObject({ failed: 0 });
+      expect(await io.inspector.counts()).toMatchObject({ failed: 0 });
       await s3.restart();
       try {
-        await collector.waitFor(before + keys.length, 30_000);
+        await io.collector.waitFor(before + keys.length, 30_000);
       } catch (err) {
-        throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails(40)}`);
+        throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await io.inspector.counts())}\n${fleet.tails(40)}`);
       }
-      const fresh = collector.verdicts.slice(before);
+      const fresh = io.collector.verdicts.slice(before);
       expect(new Set(fresh.map((v) => v.id))).toEqual(new Set(ids));
       expect(fresh.filter((v) => v.error !== undefined)).toEqual([]);
-      expect(await inspector.counts()).toMatchObject({ failed: 0 });
+      expect(await io.inspector.counts()).toMatchObject({ failed: 0 });
       expect(worker.grep("pausing this worker's intake").length).toBeGreaterThan(0);
     } finally {
       await impatient.close();
@@ -133,28 +126,28 @@ describe('the S3 server stopped for ~10 s mid-run', () => {
 
   it('a job whose attempts run out stays in the failed list with its error; retrying it from there completes it', async () => {
     const impatient = new ModerationClient({ config: { ...config, jobs: { attempts: 2, backoffMs: 200 } } });
-    const decidedBefore = collector.verdicts.length;
+    const decidedBefore = io.collector.verdicts.length;
     try {
       await s3.stop();
       const { jobId } = await impatient.submit({ bucket: BUCKET, key: 'dead-letter/photo.jpg', meta: { reviewId: 'dl-1' } });
       const dead = await waitUntil('the job in the failed list', async () =>
-        (await listFailed(client.queue)).find((d) => d.jobId === jobId), 30_000, 100);
+        (await listFailed(io.client.queue)).find((d) => d.jobId === jobId), 30_000, 100);
       // Connection refused or reset: STORAGE_UNAVAILABLE (a connect timeout, on a very busy machine, would read STORAGE_TIMEOUT).
       expect(dead).toMatchObject({
         jobId, bucket: BUCKET, key: 'dead-letter/photo.jpg', code: expect.stringMatching(/^STORAGE_(UNAVAILABLE|TIMEOUT)$/), attemptsMade: 2,
         failedReason: expect.stringMatching(/^STORAGE_(UNAVAILABLE|TIMEOUT): .*s3:\/\/reviews-s3-outage\/dead-letter\/photo\.jpg/),
       });
-      expect(collector.verdicts.find((v) => v.id === jobId)).toBeUndefined();
+      expect(io.collector.verdicts.find((v) => v.id === jobId)).toBeUndefined();
 
       await s3.restart();
-      expect(await retryFailed(client.queue, { code: dead.code! })).toEqual([jobId]);
-      const verdicts = await collector.waitFor(decidedBefore + 1, 30_000);
+      expect(await retryFailed(io.client.queue, { code: dead.code! })).toEqual([jobId]);
+      const verdicts = await io.collector.waitFor(decidedBefore + 1, 30_000);
       const verdict = verdicts.find((v) => v.id === jobId)!;
       expect(verdict.error).toBeUndefined();
       expect(verdict.meta).toEqual({ reviewId: 'dl-1' });
       // The verdict is published just before the job is moved to completed.
-      await waitUntil('the job to complete', async () => ((await client.queue.getJobState(jobId)) === 'completed' ? true : undefined), 10_000);
-      expect(await listFailed(client.queue)).toEqual([]);
+      await waitUntil('the job to complete', async () => ((await io.client.queue.getJobState(jobId)) === 'completed' ? true : undefined), 10_000);
+      expect(await listFailed(io.client.queue)).toEqual([]);
     } finally {
       await impatient.close();
       if (!s3.running) await s3.restart();

@@ -1,11 +1,9 @@
-import { ModerationClient } from '@revmod/client';
 import { S3Server } from '../../tools/dev/s3-server';
 import { freePort } from '../../tools/dev/free-port';
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
 import * as fixtures from '../fixtures/hostile-images';
-import { QueueInspector, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
+import { FleetClients, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
-import { VerdictCollector } from '../helpers/worker-harness';
 
 const BUCKET = 'reviews-sick';
 const JOBS = 48;
@@ -19,9 +17,7 @@ describe('one sick worker does not stop the fleet', () => {
   const prefix = uniquePrefix('sick');
   let s3: S3Server;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
 
   beforeAll(async () => {
     s3 = await S3Server.start({ buckets: [BUCKET] });
@@ -33,16 +29,12 @@ describe('one sick worker does not stop the fleet', () => {
       modelPath: defaultModelPath('probe'), intraOpThreads: 1, batchSize: 4, concurrency: 8,
       extra: { REVMOD_STORAGE_FAILURE_THRESHOLD: '2', REVMOD_STORAGE_PAUSE_MS: '3000', S3_CONNECT_TIMEOUT_MS: '300' },
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await deletePrefix(prefix);
   });
@@ -55,7 +47,7 @@ describe('one sick worker does not stop the fleet', () => {
     } });
     await sick.ready();
     // The sick worker alone first, so that it surely meets the outage and pauses.
-    const first = (await client.submitBulk(Array.from({ length: 8 }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` })))).map((r) => r.jobId);
+    const first = (await io.client.submitBulk(Array.from({ length: 8 }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` })))).map((r) => r.jobId);
     const readiness = await waitUntil('the sick worker to report not ready', async () => {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).catch(() => undefined);
       return res && res.status === 503 ? res.text() : undefined;
@@ -64,12 +56,12 @@ describe('one sick worker does not stop the fleet', () => {
 
     const healthy = fleet.start('healthy');
     await healthy.ready();
-    const rest = (await client.submitBulk(Array.from({ length: JOBS - 8 }, (_, i) => ({ bucket: BUCKET, key: `photos/${i + 8}.jpg` })))).map((r) => r.jobId);
-    const verdicts = await collector.waitFor(JOBS, 90_000);
+    const rest = (await io.client.submitBulk(Array.from({ length: JOBS - 8 }, (_, i) => ({ bucket: BUCKET, key: `photos/${i + 8}.jpg` })))).map((r) => r.jobId);
+    const verdicts = await io.collector.waitFor(JOBS, 90_000);
     expect(new Set(verdicts.map((v) => v.id))).toEqual(new Set([...first, ...rest]));
     expect(verdicts.filter((v) => v.error !== undefined)).toEqual([]);
     expect(verdicts.every((v) => workerIdOf(healthy).test(v.worker))).toBe(true);
-    expect(await inspector.counts()).toMatchObject({ failed: 0 });
+    expect(await io.inspector.counts()).toMatchObject({ failed: 0 });
     // With 2 attempts, only the failures before the breaker opened spent one: every job was decided
     // on its first or second attempt, none failed, though the sick worker took each of the first 8.
     expect(verdicts.every((v) => v.attempt <= 2)).toBe(true);

@@ -1,10 +1,8 @@
 import { defaultModelPath } from '../../tools/model-gen/ensure-model';
-import { ModerationClient } from '@revmod/client';
 import * as fixtures from '../fixtures/hostile-images';
-import { QueueInspector, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
+import { FleetClients, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
 import { S3Server } from '../../tools/dev/s3-server';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
-import { VerdictCollector } from '../helpers/worker-harness';
 
 const BUCKET = 'reviews-sigterm';
 const JOBS = 96;
@@ -20,9 +18,7 @@ describe('a worker process stopped with SIGTERM', () => {
   const prefix = uniquePrefix('sigterm');
   let s3: S3Server;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
   let submitted: string[] = [];
 
   beforeAll(async () => {
@@ -37,16 +33,12 @@ describe('a worker process stopped with SIGTERM', () => {
       modelPath: defaultModelPath('resnet18'), intraOpThreads: 1, batchSize: 8, concurrency: 16,
       lockDurationMs: LOCK_MS, stalledIntervalMs: 1_000, shutdownTimeoutMs: SHUTDOWN_MS,
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await deletePrefix(prefix);
   });
@@ -54,8 +46,8 @@ describe('a worker process stopped with SIGTERM', () => {
   /** Waits until the worker has published some verdicts and holds jobs; returns the active ids. */
   async function midRun(minVerdicts: number): Promise<string[]> {
     return waitUntil('verdicts out and jobs active', async () => {
-      if (collector.verdicts.length < minVerdicts) return undefined;
-      const active = await inspector.activeIds();
+      if (io.collector.verdicts.length < minVerdicts) return undefined;
+      const active = await io.inspector.activeIds();
       return active.length >= 4 ? active : undefined;
     }, 60_000, 20);
   }
@@ -63,7 +55,7 @@ describe('a worker process stopped with SIGTERM', () => {
   it('first SIGTERM: finishes and publishes the jobs it holds, takes no more, exits 0', async () => {
     const worker = fleet.start('worker-a');
     await worker.ready();
-    submitted = (await client.submitBulk(Array.from({ length: JOBS }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` })))).map((r) => r.jobId);
+    submitted = (await io.client.submitBulk(Array.from({ length: JOBS }, (_, i) => ({ bucket: BUCKET, key: `photos/${i}.jpg` })))).map((r) => r.jobId);
     const activeAtSignal = await midRun(8);
 
     const signalledAt = Date.now();
@@ -75,14 +67,14 @@ describe('a worker process stopped with SIGTERM', () => {
     expect(worker.grep('"forced":false').length).toBe(1);
 
     // Everything it held was finished and published; nothing is left locked or handed back.
-    const counts = await inspector.counts();
-    const mine = collector.verdicts.filter((v) => workerIdOf(worker).test(v.worker));
+    const counts = await io.inspector.counts();
+    const mine = io.collector.verdicts.filter((v) => workerIdOf(worker).test(v.worker));
     expect(counts).toMatchObject({ active: 0, failed: 0, delayed: 0, completed: mine.length });
     expect(counts.waiting).toBeGreaterThan(0); // it stopped taking jobs
     const decided = new Set(mine.map((v) => v.id));
     expect(activeAtSignal.filter((id) => !decided.has(id))).toEqual([]);
     expect(mine.every((v) => v.attempt === 1 && v.error === undefined)).toBe(true);
-    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    const ledger = await io.inspector.ledger(submitted, io.collector.verdicts);
     expect(ledger.resultCount).toBe(mine.length);
     expect(ledger.duplicateResultJobs).toEqual([]);
   }, 90_000);
@@ -90,7 +82,7 @@ describe('a worker process stopped with SIGTERM', () => {
   it('second signal forces the exit (non-zero); its jobs are taken over later; none is lost', async () => {
     const worker = fleet.start('worker-b');
     await worker.ready();
-    const before = collector.verdicts.length;
+    const before = io.collector.verdicts.length;
     await midRun(before + 8);
     worker.kill('SIGTERM');
     await waitUntil('the drain to start', () => (worker.grep('signal received: draining').length > 0 ? true : undefined), 5_000, 10);
@@ -106,14 +98,14 @@ describe('a worker process stopped with SIGTERM', () => {
     const third = fleet.start('worker-c');
     await third.ready();
     try {
-      await collector.waitFor(JOBS, 60_000);
+      await io.collector.waitFor(JOBS, 60_000);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await inspector.counts())}\n${fleet.tails()}`);
+      throw new Error(`${(err as Error).message}\ncounts ${JSON.stringify(await io.inspector.counts())}\n${fleet.tails()}`);
     }
-    const counts = await inspector.settledCounts();
-    const ledger = await inspector.ledger(submitted, collector.verdicts);
+    const counts = await io.inspector.settledCounts();
+    const ledger = await io.inspector.ledger(submitted, io.collector.verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: JOBS });
     expect(counts).toMatchObject({ completed: JOBS, failed: 0, active: 0, waiting: 0, delayed: 0 });
-    expect(collector.verdicts.every((v) => v.error === undefined)).toBe(true);
+    expect(io.collector.verdicts.every((v) => v.error === undefined)).toBe(true);
   }, 90_000);
 });

@@ -10,7 +10,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { ModerationClient, type Verdict } from '@revmod/client';
+import type { Verdict } from '@revmod/client';
 import { runCli, type CliContext } from '../../src/cli';
 import { configEnv } from '../../src/config';
 import { cardPathFor } from '../../src/model/model-card';
@@ -18,9 +18,8 @@ import { ModelRegistry } from '../../src/model/model-registry';
 import { S3Server } from '../../tools/dev/s3-server';
 import type { WorkerProcess } from '../../tools/chaos/worker-process';
 import { defaultModelPath, generatedModelCard } from '../../tools/model-gen/ensure-model';
-import { QueueInspector, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
+import { FleetClients, waitUntil, WorkerFleet, workerIdOf } from '../helpers/fault-harness';
 import { deletePrefix, TEST_REDIS_URL, testConfig, uniquePrefix } from '../helpers/test-config';
-import { VerdictCollector } from '../helpers/worker-harness';
 
 const PHOTOS = 'rollback-photos';
 /** Distinct images (no verdict is reused for identical bytes); the load submits them until stopped. */
@@ -49,9 +48,7 @@ describe('promotion and rollback by alias, two worker processes under load', () 
   let s3: S3Server;
   let dir: string;
   let fleet: WorkerFleet;
-  let client: ModerationClient;
-  let collector: VerdictCollector;
-  let inspector: QueueInspector;
+  let io: FleetClients;
   let config: ReturnType<typeof testConfig>;
 
   beforeAll(async () => {
@@ -78,16 +75,12 @@ describe('promotion and rollback by alias, two worker processes under load', () 
       redisUrl: TEST_REDIS_URL, prefix, s3Env: s3.env, modelPath: reference,
       intraOpThreads: 1, batchSize: 4, batchMaxWaitMs: 10,
     });
-    collector = new VerdictCollector(config);
-    client = new ModerationClient({ config });
-    inspector = new QueueInspector(config);
+    io = new FleetClients(config);
   }, 60_000);
 
   afterAll(async () => {
     await fleet?.destroyAll();
-    await client?.close();
-    await collector?.close();
-    await inspector?.close();
+    await io?.close();
     await s3?.close();
     await deletePrefix(prefix);
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -114,7 +107,7 @@ describe('promotion and rollback by alias, two worker processes under load', () 
 
     const env = configEnv({ s3: s3.s3Config, redis: { url: TEST_REDIS_URL, prefix } });
     const alias = (version: string) => runCli(['model', 'alias', 'champion', version, '--registry', 's3://registry/ml', '--name', model], { ...quiet, env });
-    const by = (w: WorkerProcess) => collector.verdicts.filter((v) => workerIdOf(w).test(v.worker));
+    const by = (w: WorkerProcess) => io.collector.verdicts.filter((v) => workerIdOf(w).test(v.worker));
     const decided = (v: Verdict) => Date.parse(v.decidedAt);
 
     // Jobs keep arriving while the alias moves: IN_FLIGHT at any time.
@@ -122,7 +115,7 @@ describe('promotion and rollback by alias, two worker processes under load', () 
     let loadRunning = true;
     const load = (async () => {
       while (loadRunning && submitted.length < IMAGES) {
-        if (submitted.length - collector.verdicts.length < IN_FLIGHT) submitted.push((await client.submit({ bucket: PHOTOS, key: `img-${submitted.length}.png` })).jobId);
+        if (submitted.length - io.collector.verdicts.length < IN_FLIGHT) submitted.push((await io.client.submit({ bucket: PHOTOS, key: `img-${submitted.length}.png` })).jobId);
         else await new Promise((r) => setTimeout(r, 5));
       }
     })();
@@ -150,7 +143,7 @@ describe('promotion and rollback by alias, two worker processes under load', () 
 
     // Both processes take jobs before anything moves.
     await waitUntil('verdicts from both processes', () => (workers.every((w) => by(w).length >= 5) ? true : undefined), 30_000);
-    expect(collector.verdicts.every((v) => v.model.version === '1.0.0')).toBe(true);
+    expect(io.collector.verdicts.every((v) => v.model.version === '1.0.0')).toBe(true);
 
     const phases: Array<{ phase: string; version: string; at: number; followMs: Record<string, number> }> = [];
     phases.push(await command('promote', '2.0.0'));
@@ -173,9 +166,9 @@ describe('promotion and rollback by alias, two worker processes under load', () 
     loadRunning = false;
     await load;
     expect(submitted.length).toBeLessThan(IMAGES); // the load never ran dry
-    await collector.waitFor(submitted.length, 60_000);
-    const counts = await inspector.settledCounts();
-    const verdicts = collector.verdicts;
+    await io.collector.waitFor(submitted.length, 60_000);
+    const counts = await io.inspector.settledCounts();
+    const verdicts = io.collector.verdicts;
 
     // Per process, by decision time, the version changes only at the moves it followed: before the
     // first everything is on 1.0.0, and from its first verdict by a move's version until its next
@@ -201,7 +194,7 @@ describe('promotion and rollback by alias, two worker processes under load', () 
     for (const p of phases) for (const ms of Object.values(p.followMs)) expect(ms).toBeLessThan(FOLLOW_BOUND_MS);
 
     // Exactly once: one verdict per job, none lost, none repeated, all on the first attempt.
-    const ledger = await inspector.ledger(submitted, verdicts);
+    const ledger = await io.inspector.ledger(submitted, verdicts);
     expect(ledger).toEqual({ missing: [], unexpected: [], duplicateResultJobs: [], duplicateDeliveries: [], resultCount: submitted.length });
     expect(counts).toMatchObject({ completed: submitted.length, failed: 0, active: 0, waiting: 0, delayed: 0 });
     expect(verdicts.filter((v) => v.error !== undefined)).toEqual([]);
