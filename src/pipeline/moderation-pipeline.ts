@@ -246,7 +246,6 @@ export class ModerationPipeline {
     let fetched: FetchedObject;
     let decoded: DecodeOutcome;
     let fetchMs: number;
-    let shadowScorer: ShadowScorer | undefined;
     try {
       try {
         fetched = await this.o.store.fetch(data.bucket, data.key, {
@@ -271,18 +270,14 @@ export class ModerationPipeline {
         const reuse = await this.o.known.exact(hashed.sha256, { modelSha256: this.o.model.sha256, policyVersion: this.o.policy.version });
         if (reuse) return await this.reuse(base, reuse, this.contentOf(fetched, hashed.sha256), fetchMs, log);
       }
-      const challenger = this.o.shadow?.();
-      const ticket = challenger?.admit();
-      if (ticket) {
-        shadow.ticket = ticket;
-        shadowScorer = challenger;
-      }
+      const ticket = this.o.shadow?.()?.admit({ preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing });
+      if (ticket) shadow.ticket = ticket;
       try {
         decoded = await this.o.decoder.decode({
           bytes, ...(sha256 !== undefined ? { sha256 } : {}), preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing,
           maxFrames: this.o.maxFrames, detectors: this.o.detectors, pdq: this.o.known?.usesPdq ?? false,
           text: this.o.text ? { gate: this.o.text.gate, ocrMaxSidePx: this.o.text.ocrMaxSidePx ?? this.o.text.detector.view.maxSidePx } : undefined,
-          shadow: shadowScorer?.inputFor({ preprocess: this.preprocessOptions, normalization: this.o.card.preprocessing }),
+          shadow: ticket?.input,
         }, guard ? { onStart: () => guard.enter([jobId], 'decode') } : {});
       } catch (err) {
         await guard?.leave([jobId], 'decode');

@@ -56,6 +56,8 @@ const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON
 
 /** A place for one image in the challenger's budget and backlog: submit it, or cancel it. */
 export interface ShadowTicket {
+  /** What the pool must build for the challenger beside this champion. */
+  readonly input: ShadowInput;
   /** Scores the image in the background (never throws, never awaited by the job). */
   submit(item: ShadowItem): void;
   /** The image will not be scored (its job ended otherwise): the reservation is given back. Idempotent. */
@@ -121,7 +123,7 @@ export class ShadowScorer {
    * A place for the next image, or undefined (the refusal is counted). Its estimated cost is
    * charged now; the ticket must be submitted or cancelled.
    */
-  admit(): ShadowTicket | undefined {
+  admit(champion: { readonly preprocess: PreprocessOptions; readonly normalization: NormalizationSpec }): ShadowTicket | undefined {
     if (this.closed) return undefined;
     if (this.pendingImages >= this.maxPending) {
       this.o.observer?.onShadowSkipped?.('backlog', this.name);
@@ -150,6 +152,7 @@ export class ShadowScorer {
     };
     let submitted = false;
     return {
+      input: this.inputFor(champion),
       submit: (item) => {
         if (submitted || settled) return;
         submitted = true;

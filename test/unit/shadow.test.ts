@@ -15,6 +15,8 @@ import { compilePolicy, DEFAULT_RULES } from '../../src/policy';
 import { generatedModelCard } from '../../tools/model-gen/ensure-model';
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406] as const, std: [0.229, 0.224, 0.225] as const, scale: 1 / 255 };
+/** A champion preprocessing as a pipeline passes it to admit(). */
+const CHAMPION = { preprocess: DEFAULT_PREPROCESS_OPTIONS, normalization: IMAGENET };
 
 describe('ShadowBudget: the challenger takes at most its share of the time', () => {
   it('admits while credit lasts, charges real costs, and recovers at share ms per ms', () => {
@@ -162,7 +164,7 @@ describe('ShadowScorer: places are reserved at admission, so a burst cannot over
     let now = 0;
     const { scorer, budget } = make(0.1, () => now, 40, 120);
     // 120 ms of starting credit, 50 ms estimated per image: places while it is positive (120, 70, 20), 3 of 64.
-    const tickets = Array.from({ length: 64 }, () => scorer.admit());
+    const tickets = Array.from({ length: 64 }, () => scorer.admit(CHAMPION));
     expect(tickets.filter(Boolean)).toHaveLength(3);
     expect(scorer.pending).toBe(3);
     for (const t of tickets.filter(Boolean)) t!.cancel();
@@ -172,7 +174,7 @@ describe('ShadowScorer: places are reserved at admission, so a burst cannot over
     expect(budget.creditMs).toBeCloseTo(120, 9);
     budget.charge(120);
     now += 1_000; // +100 ms of credit: 2 places (100, 50), not 64
-    expect(Array.from({ length: 64 }, () => scorer.admit()).filter(Boolean)).toHaveLength(2);
+    expect(Array.from({ length: 64 }, () => scorer.admit(CHAMPION)).filter(Boolean)).toHaveLength(2);
   });
 
   it('chooses the cheapest build for a champion once: copy, renormalize or decode', () => {
@@ -190,7 +192,7 @@ describe('ShadowScorer: places are reserved at admission, so a burst cannot over
     const now = 0;
     const { scorer, budget, runs } = make(1, () => now, 8);
     const verdict = { id: 'j', jobId: 'j', bucket: 'b', key: 'k', decision: 'pass', label: 'normal', violate: 0.1, groups: { normal: 0.9, violate: 0.1 }, reasons: [], meta: {}, model: { name: 'm', version: '1' } } as unknown as Verdict;
-    const ticket = scorer.admit()!;
+    const ticket = scorer.admit(CHAMPION)!;
     ticket.submit({ verdict, tensors: [new Float32Array(3 * 224 * 224)], build: 'copy', buildMs: 2, signals: [] });
     while (scorer.pending > 0) await new Promise((r) => setTimeout(r, 5));
     expect(runs).toEqual([1]);
@@ -215,7 +217,7 @@ describe('ShadowTicket: a job that submits and then ends does not give its place
       sendToReview: async () => undefined, logger: pino({ level: 'silent' }),
     });
     const verdict = { id: 'j', jobId: 'j', bucket: 'b', key: 'k', decision: 'pass', label: 'normal', violate: 0.1, groups: { normal: 0.9, violate: 0.1 }, reasons: [], meta: {}, model: { name: 'm', version: '1' } } as unknown as Verdict;
-    const ticket = scorer.admit()!;
+    const ticket = scorer.admit(CHAMPION)!;
     ticket.submit({ verdict, tensors: [new Float32Array(3 * 224 * 224)], build: 'copy', buildMs: 1, signals: [] });
     ticket.cancel(); // the job's finally: a no-op once submitted
     expect(scorer.pending).toBe(1);
